@@ -1,0 +1,856 @@
+/*
+ * server.c: binkd's HTTP transport on libmicrohttpd.
+ *
+ * One request goes through these phases (http__access):
+ *   START   headers read: route, method, content type and size checked
+ *   BODY    body chunks appended to a buffer capped at --max-body-bytes
+ *   RUN     parameters parsed, caller authenticated, handler called
+ *   WAIT    (deferred write) connection suspended until the commit
+ *   RESUMED the handler's continuation builds the reply
+ * The reply is queued once; the request's memory is released in
+ * http__completed(), which also writes the access-log line.
+ */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "log.h"
+
+#define HTTP__PATH_MAX 256
+#define HTTP__DISCARD_MAX (64u * 1024 * 1024) /* then the connection closes */
+
+struct http_server {
+  struct MHD_Daemon *daemon;
+  const http_route *routes;
+  binkd_ctx *ctx;
+  atomic_int inflight;
+};
+
+typedef enum http__phase {
+  PH_START = 0,
+  PH_BODY,
+  PH_RUN,
+  PH_WAIT,
+  PH_RESUMED,
+  PH_DONE
+} http__phase;
+
+typedef enum http__body_kind {
+  BODY_NONE = 0,
+  BODY_JSON,
+  BODY_FORM
+} http__body_kind;
+
+struct http__block {
+  struct http__block *next;
+  max_align_t align[];
+};
+
+struct http_req__private {
+  http_server *server;
+  struct MHD_Connection *conn;
+  http__phase phase;
+  struct timespec started;
+  char method[16];
+  char path[HTTP__PATH_MAX]; /* lower case, for routing and the log */
+  int status;
+  uint64_t bytes_out;
+
+  /* body */
+  http__body_kind body_kind;
+  char *body;
+  size_t body_len, body_cap;
+  uint64_t discarded;
+  bink_rc early_rc;          /* error found before the body was read */
+
+  /* parameters */
+  json_t *params;
+  bool form;
+  json_t *owned;             /* values parsed from form strings */
+  struct MHD_PostProcessor *pp;
+  char form_key[128];
+  char *form_val;
+  size_t form_len, form_cap;
+  bool form_bad;             /* invalid UTF-8 or oversize key */
+  char form_bad_key[128];
+
+  struct http__block *blocks;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers for handlers                                              */
+
+void *http_alloc(http_req *r, size_t n) {
+  struct http__block *b = calloc(1, sizeof *b + n);
+  if (!b)
+    return NULL;
+  b->next = r->priv->blocks;
+  r->priv->blocks = b;
+  return b->align;
+}
+
+bink_rc http_fail(http_req *r, bink_rc code, const char *fmt, ...) {
+  r->err.code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->err.msg, sizeof r->err.msg, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+bink_rc http_reply(http_req *r, json_t *data) {
+  if (!data)
+    return http_fail(r, BINK_EINTERNAL, "out of memory");
+  json_decref(r->data);
+  r->data = data;
+  return BINK_OK;
+}
+
+void http_body_hash(http_req *r, unsigned char out[32]) {
+  /* The path is part of what the key promises: the same bytes sent to
+   * another endpoint are another request. */
+  size_t plen = strlen(r->priv->path);
+  size_t n = plen + 1 + r->priv->body_len;
+  char *buf = malloc(n ? n : 1);
+  if (!buf) {
+    memset(out, 0, 32);
+    return;
+  }
+  memcpy(buf, r->priv->path, plen);
+  buf[plen] = '\n';
+  if (r->priv->body_len)
+    memcpy(buf + plen + 1, r->priv->body, r->priv->body_len);
+  bink_sha256(buf, n, out);
+  free(buf);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parameters                                                              */
+
+static json_t *http__param(http_req *r, const char *name) {
+  json_t *v = r->priv->params ? json_object_get(r->priv->params, name) : NULL;
+  return json_is_null(v) ? NULL : v;
+}
+
+bool http_param_has(http_req *r, const char *name) {
+  return http__param(r, name) != NULL;
+}
+
+bink_rc http_param_str(http_req *r, const char *name, bool required,
+                       bink_str *out) {
+  out->p = NULL;
+  out->n = 0;
+  json_t *v = http__param(r, name);
+  if (!v)
+    return required ? http_fail(r, BINK_EINVAL, "%s is required", name)
+                    : BINK_OK;
+  if (!json_is_string(v))
+    return http_fail(r, BINK_EINVAL, "%s must be a string", name);
+  out->p = json_string_value(v);
+  out->n = json_string_length(v);
+  return BINK_OK;
+}
+
+static bool http__parse_i64(const char *s, int64_t *out) {
+  if (!*s)
+    return false;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end || isspace((unsigned char)*s))
+    return false;
+  *out = v;
+  return true;
+}
+
+bink_rc http_param_int(http_req *r, const char *name, bool required,
+                       bool *present, int64_t *out) {
+  json_t *v = http__param(r, name);
+  if (present)
+    *present = v != NULL;
+  if (!v)
+    return required ? http_fail(r, BINK_EINVAL, "%s is required", name)
+                    : BINK_OK;
+  if (json_is_integer(v)) {
+    *out = json_integer_value(v);
+    return BINK_OK;
+  }
+  if (r->priv->form && json_is_string(v) &&
+      http__parse_i64(json_string_value(v), out))
+    return BINK_OK;
+  return http_fail(r, BINK_EINVAL, "%s must be an integer", name);
+}
+
+bink_rc http_param_bool(http_req *r, const char *name, bool required,
+                        bool *present, bool *out) {
+  json_t *v = http__param(r, name);
+  if (present)
+    *present = v != NULL;
+  if (!v)
+    return required ? http_fail(r, BINK_EINVAL, "%s is required", name)
+                    : BINK_OK;
+  if (json_is_boolean(v)) {
+    *out = json_is_true(v);
+    return BINK_OK;
+  }
+  if (r->priv->form && json_is_string(v)) {
+    const char *s = json_string_value(v);
+    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+      *out = true;
+      return BINK_OK;
+    }
+    if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
+      *out = false;
+      return BINK_OK;
+    }
+  }
+  return http_fail(r, BINK_EINVAL, "%s must be a boolean", name);
+}
+
+bink_rc http_param_json(http_req *r, const char *name, json_type type,
+                        bool required, const json_t **out) {
+  *out = NULL;
+  const char *what = type == JSON_OBJECT ? "an object" : "an array";
+  json_t *v = http__param(r, name);
+  if (!v)
+    return required ? http_fail(r, BINK_EINVAL, "%s is required", name)
+                    : BINK_OK;
+  if (r->priv->form && json_is_string(v)) {
+    json_error_t e;
+    json_t *parsed = json_loadb(json_string_value(v), json_string_length(v),
+                                JSON_DECODE_ANY, &e);
+    if (!parsed)
+      return http_fail(r, BINK_EINVAL, "%s must be %s encoded as JSON: %s",
+                       name, what, e.text);
+    if (!r->priv->owned)
+      r->priv->owned = json_array();
+    json_array_append_new(r->priv->owned, parsed);
+    v = parsed;
+  }
+  if (json_typeof(v) != type)
+    return http_fail(r, BINK_EINVAL, "%s must be %s", name, what);
+  *out = v;
+  return BINK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Body parsing                                                            */
+
+static bool http__append(char **buf, size_t *len, size_t *cap, const char *d,
+                         size_t n, size_t max) {
+  if (*len + n > max)
+    return false;
+  if (*len + n > *cap) {
+    size_t c = *cap ? *cap : 1024;
+    while (c < *len + n)
+      c *= 2;
+    if (c > max)
+      c = max;
+    char *b = realloc(*buf, c);
+    if (!b)
+      return false;
+    *buf = b;
+    *cap = c;
+  }
+  memcpy(*buf + *len, d, n);
+  *len += n;
+  return true;
+}
+
+/* Stores the form value collected so far under its key. */
+static void http__form_flush(struct http_req__private *p) {
+  if (!p->form_key[0])
+    return;
+  const char *val = p->form_val ? p->form_val : "";
+  if (!bink_utf8_valid(val, p->form_len)) {
+    if (!p->form_bad)
+      snprintf(p->form_bad_key, sizeof p->form_bad_key, "%s", p->form_key);
+    p->form_bad = true;
+  } else {
+    json_object_set_new(p->params, p->form_key,
+                        json_stringn_nocheck(val, p->form_len));
+  }
+  p->form_key[0] = '\0';
+  p->form_len = 0;
+}
+
+static enum MHD_Result http__form_iter(void *cls, enum MHD_ValueKind kind,
+                                       const char *key, const char *filename,
+                                       const char *content_type,
+                                       const char *transfer_encoding,
+                                       const char *data, uint64_t off,
+                                       size_t size) {
+  struct http_req__private *p = cls;
+  if (off == 0 || strcmp(key, p->form_key) != 0) {
+    http__form_flush(p);
+    size_t klen = strlen(key);
+    if (klen >= sizeof p->form_key || !bink_utf8_valid(key, klen)) {
+      p->form_bad = true;
+      snprintf(p->form_bad_key, sizeof p->form_bad_key, "a parameter name");
+      return MHD_YES;
+    }
+    memcpy(p->form_key, key, klen + 1);
+  }
+  if (size && !http__append(&p->form_val, &p->form_len, &p->form_cap, data,
+                            size, SIZE_MAX / 2))
+    return MHD_NO;
+  return MHD_YES;
+}
+
+/* Query arguments become string parameters (the body's win). */
+static enum MHD_Result http__query_iter(void *cls, enum MHD_ValueKind kind,
+                                        const char *key, size_t key_size,
+                                        const char *value, size_t value_size) {
+  struct http_req__private *p = cls;
+  if (!value)
+    value = "", value_size = 0;
+  if (!bink_utf8_valid(key, key_size) || !bink_utf8_valid(value, value_size)) {
+    p->form_bad = true;
+    snprintf(p->form_bad_key, sizeof p->form_bad_key, "the query string");
+    return MHD_YES;
+  }
+  if (!json_object_get(p->params, key))
+    json_object_set_new(p->params, key,
+                        json_stringn_nocheck(value, value_size));
+  return MHD_YES;
+}
+
+static bool http__is_token_name(const char *k) {
+  return strcasecmp(k, "token") == 0 || strcasecmp(k, "access_token") == 0 ||
+         strcasecmp(k, "bot_token") == 0;
+}
+
+static enum MHD_Result http__query_token_iter(void *cls,
+                                              enum MHD_ValueKind kind,
+                                              const char *key,
+                                              const char *value) {
+  bool *found = cls;
+  if (http__is_token_name(key)) {
+    *found = true;
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+static bink_rc http__parse_params(http_req *r) {
+  struct http_req__private *p = r->priv;
+  p->params = json_object();
+  if (!p->params)
+    return http_fail(r, BINK_EINTERNAL, "out of memory");
+  if (p->body_kind == BODY_FORM && p->body_len) {
+    /* A JSON object posted with curl's default form type is still JSON. */
+    size_t i = 0;
+    while (i < p->body_len && isspace((unsigned char)p->body[i]))
+      i++;
+    if (i < p->body_len && p->body[i] == '{')
+      p->body_kind = BODY_JSON;
+  }
+  if (p->body_kind == BODY_JSON && p->body_len) {
+    json_error_t e;
+    json_t *obj = json_loadb(p->body, p->body_len, JSON_DECODE_ANY, &e);
+    if (!obj)
+      return http_fail(r, BINK_EINVAL,
+                       "the body is not valid JSON: %s at line %d column %d "
+                       "(byte %d)",
+                       e.text, e.line, e.column, e.position);
+    if (!json_is_object(obj)) {
+      json_decref(obj);
+      return http_fail(r, BINK_EINVAL, "the body must be a JSON object");
+    }
+    json_decref(p->params);
+    p->params = obj;
+  } else if (p->body_kind == BODY_FORM && p->body_len) {
+    p->form = true;
+    p->pp = MHD_create_post_processor(p->conn, 16 * 1024, http__form_iter, p);
+    if (!p->pp)
+      return http_fail(r, BINK_EINVAL, "the form body cannot be parsed");
+    if (MHD_post_process(p->pp, p->body, p->body_len) != MHD_YES)
+      return http_fail(r, BINK_EINVAL, "the form body cannot be parsed");
+    http__form_flush(p);
+  }
+  if (r->route->flags & (HTTP_ROUTE_GET | HTTP_ROUTE_GET_ONLY)) {
+    if (p->body_kind == BODY_NONE || p->body_len == 0)
+      p->form = true;
+    MHD_get_connection_values_n(p->conn, MHD_GET_ARGUMENT_KIND,
+                                http__query_iter, p);
+  }
+  if (p->form_bad)
+    return http_fail(r, BINK_EINVAL, "%s is not valid UTF-8 (or holds NUL)",
+                     p->form_bad_key);
+  const char *key;
+  json_t *v;
+  json_object_foreach(p->params, key, v) {
+    if (http__is_token_name(key))
+      return http_fail(r, BINK_EAUTH,
+                       "tokens are accepted only in the Authorization header");
+  }
+  return BINK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Authentication                                                          */
+
+static bink_rc http__authenticate(http_req *r) {
+  const char *who = r->route->auth == HTTP_AUTH_BOT ? "bot" : "user";
+  const char *h = MHD_lookup_connection_value(r->priv->conn, MHD_HEADER_KIND,
+                                              MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!h)
+    return http_fail(r, BINK_EAUTH, "missing %s token", who);
+  while (*h == ' ' || *h == '\t')
+    h++;
+  if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+    return http_fail(r, BINK_EAUTH,
+                     "the Authorization header must be 'Bearer <token>'");
+  h += 6;
+  while (*h == ' ' || *h == '\t')
+    h++;
+  size_t n = strlen(h);
+  while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+    n--;
+  if (n == 0)
+    return http_fail(r, BINK_EAUTH, "missing %s token", who);
+  unsigned char digest[BINK_SHA256_LEN];
+  bink_sha256(h, n, digest);
+  store_conn *c = store_reader(r->ctx->st);
+  if (!c)
+    return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
+  bink_rc rc = store_account_by_token(c, digest, &r->caller);
+  if (rc == BINK_EUNAVAIL)
+    return http_fail(r, rc, "storage unavailable");
+  if (rc != BINK_OK || r->caller.is_bot != (r->route->auth == HTTP_AUTH_BOT))
+    return http_fail(r, BINK_EAUTH, "invalid %s token", who);
+  r->authenticated = true;
+  return BINK_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Replies                                                                 */
+
+static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
+  struct http_req__private *p = r->priv;
+  int status = rc == BINK_OK ? 200 : (int)rc;
+  const char *msg = "ok";
+  if (rc != BINK_OK) {
+    if (rc == BINK_EINTERNAL) {
+      binkd_log(BINKD_LOG_ERROR, "request %s: %s", r->request_id,
+                r->err.msg[0] ? r->err.msg : "internal error");
+      snprintf(r->err.msg, sizeof r->err.msg,
+               "internal error (request %s)", r->request_id);
+    }
+    msg = r->err.msg[0] ? r->err.msg : bink_rc_text(rc);
+  }
+  json_t *env = json_pack("{s:i, s:s, s:O?}", "code", status, "msg", msg,
+                          "data", rc == BINK_OK ? r->data : NULL);
+  if (rc != BINK_OK && r->data && env) /* error details where noted */
+    json_object_set(env, "data", r->data);
+  char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
+  json_decref(env);
+  struct MHD_Response *resp;
+  if (body) {
+    size_t n = strlen(body);
+    resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
+    p->bytes_out = n;
+  } else {
+    static const char oom[] =
+        "{\"code\":500,\"msg\":\"internal error\",\"data\":null}";
+    status = 500;
+    resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
+                                           MHD_RESPMEM_PERSISTENT);
+    p->bytes_out = sizeof oom - 1;
+  }
+  if (!resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          "application/json; charset=utf-8");
+  MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (status == 405) {
+    bool get = r->route && (r->route->flags & HTTP_ROUTE_GET);
+    bool get_only = r->route && (r->route->flags & HTTP_ROUTE_GET_ONLY);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                            get_only ? "GET, HEAD" : get ? "GET, POST" : "POST");
+  }
+  if (status == 429 && r->retry_after > 0) {
+    char ra[24];
+    snprintf(ra, sizeof ra, "%d", r->retry_after);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+  }
+  p->status = status;
+  p->phase = PH_DONE;
+  enum MHD_Result ret = MHD_queue_response(p->conn, (unsigned)status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Deferred writes                                                         */
+
+static void http__job_done(store_job *job) {
+  http_req *r = (http_req *)((char *)job - offsetof(http_req, job));
+  r->priv->phase = PH_RESUMED;
+  MHD_resume_connection(r->priv->conn);
+}
+
+bink_rc http_defer(http_req *r, store_job_fn fn, void *arg,
+                   http_handler cont) {
+  r->job.fn = fn;
+  r->job.arg = arg;
+  r->job.done = http__job_done;
+  r->cont = cont;
+  r->priv->phase = PH_WAIT;
+  MHD_suspend_connection(r->priv->conn);
+  if (store_submit(r->ctx->st, &r->job) != BINK_OK) {
+    r->job.rc = BINK_EUNAVAIL;
+    http__job_done(&r->job);
+  }
+  return BINK_AGAIN;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Request phases                                                          */
+
+static const http_route *http__route(http_server *s, const char *path) {
+  for (const http_route *rt = s->routes; rt->path; rt++)
+    if (strcmp(rt->path, path) == 0)
+      return rt;
+  return NULL;
+}
+
+static void http__request_id(http_req *r) {
+  const char *in = MHD_lookup_connection_value(r->priv->conn, MHD_HEADER_KIND,
+                                               "X-Request-Id");
+  if (in) {
+    size_t n = strlen(in), i = 0;
+    while (i < n && (isalnum((unsigned char)in[i]) || strchr("._-", in[i])))
+      i++;
+    if (n >= 1 && n < sizeof r->request_id && i == n) {
+      memcpy(r->request_id, in, n + 1);
+      return;
+    }
+  }
+  unsigned char raw[8];
+  if (RAND_bytes(raw, sizeof raw) != 1)
+    memset(raw, 0, sizeof raw);
+  for (int i = 0; i < 8; i++)
+    snprintf(r->request_id + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* Headers are in: decide what the request is and whether it may go on. */
+static bink_rc http__begin(http_req *r, const char *url, const char *method) {
+  struct http_req__private *p = r->priv;
+  struct MHD_Connection *conn = p->conn;
+  snprintf(p->method, sizeof p->method, "%s", method);
+  size_t n = strlen(url);
+  if (n >= sizeof p->path)
+    n = sizeof p->path - 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)url[i];
+    p->path[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)tolower(ch);
+  }
+  p->path[n] = '\0';
+  http__request_id(r);
+
+  r->route = http__route(p->server, p->path);
+  if (!r->route || strlen(url) >= sizeof p->path)
+    return http_fail(r, BINK_ENOTFOUND, "no such endpoint: %s", p->path);
+  bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+  bool is_post = strcmp(method, "POST") == 0;
+  unsigned f = r->route->flags;
+  if (!((is_post && !(f & HTTP_ROUTE_GET_ONLY)) ||
+        (is_get && (f & (HTTP_ROUTE_GET | HTTP_ROUTE_GET_ONLY)))))
+    return http_fail(r, BINK_EMETHOD, "method %s is not allowed on %s",
+                     p->method, p->path);
+
+  bool token_in_query = false;
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND,
+                            http__query_token_iter, &token_in_query);
+  if (token_in_query)
+    return http_fail(r, BINK_EAUTH,
+                     "tokens are accepted only in the Authorization header");
+
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *te = MHD_lookup_connection_value(
+      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+  unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+  bool has_body = len > 0 || te != NULL;
+  if (len > (unsigned long long)r->ctx->cfg->max_body_bytes)
+    return http_fail(r, BINK_ETOOLARGE, "the body is larger than %lld bytes",
+                     (long long)r->ctx->cfg->max_body_bytes);
+  const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (ct) {
+    size_t tn = strcspn(ct, "; \t");
+    if (tn == 16 && strncasecmp(ct, "application/json", 16) == 0)
+      p->body_kind = BODY_JSON;
+    else if (tn == 33 &&
+             strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+      p->body_kind = BODY_FORM;
+    else if (has_body)
+      return http_fail(r, BINK_EMEDIATYPE,
+                       "unsupported content type; send application/json or "
+                       "application/x-www-form-urlencoded");
+  } else if (has_body) {
+    p->body_kind = BODY_JSON;
+  }
+  if (len > 0) {
+    p->body = malloc((size_t)len);
+    if (!p->body)
+      return http_fail(r, BINK_EINTERNAL, "out of memory");
+    p->body_cap = (size_t)len;
+  }
+  return BINK_OK;
+}
+
+static bink_rc http__run(http_req *r) {
+  bink_rc rc = http__parse_params(r);
+  if (rc == BINK_OK && r->route->auth != HTTP_AUTH_NONE)
+    rc = http__authenticate(r);
+  if (rc == BINK_OK) {
+    r->idempotency_key = MHD_lookup_connection_value(
+        r->priv->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    rc = r->route->handler(r);
+  }
+  return rc;
+}
+
+static enum MHD_Result http__access(void *cls, struct MHD_Connection *conn,
+                                    const char *url, const char *method,
+                                    const char *version,
+                                    const char *upload_data,
+                                    size_t *upload_data_size, void **con_cls) {
+  http_req *r = *con_cls;
+  if (!r)
+    return MHD_NO;
+  struct http_req__private *p = r->priv;
+  p->conn = conn;
+
+  switch (p->phase) {
+  case PH_START:
+    p->phase = PH_BODY;
+    p->early_rc = http__begin(r, url, method);
+    if (p->early_rc == BINK_ETOOLARGE)
+      return http__respond(r, p->early_rc); /* before reading any of it */
+    return MHD_YES;
+
+  case PH_BODY:
+    if (*upload_data_size) {
+      size_t n = *upload_data_size;
+      *upload_data_size = 0;
+      if (p->early_rc != BINK_OK) {
+        p->discarded += n;
+        return p->discarded > HTTP__DISCARD_MAX ? MHD_NO : MHD_YES;
+      }
+      if (!http__append(&p->body, &p->body_len, &p->body_cap, upload_data, n,
+                        (size_t)r->ctx->cfg->max_body_bytes)) {
+        p->early_rc = http_fail(r, BINK_ETOOLARGE,
+                                "the body is larger than %lld bytes",
+                                (long long)r->ctx->cfg->max_body_bytes);
+        p->discarded += n;
+      }
+      return MHD_YES;
+    }
+    p->phase = PH_RUN;
+    if (p->early_rc != BINK_OK)
+      return http__respond(r, p->early_rc);
+    {
+      bink_rc rc = http__run(r);
+      if (rc == BINK_AGAIN)
+        return MHD_YES;
+      return http__respond(r, rc);
+    }
+
+  case PH_RESUMED:
+    if (r->job.rc != BINK_OK) {
+      r->err = r->job.err;
+      if (!r->err.msg[0] && r->job.rc == BINK_EUNAVAIL)
+        snprintf(r->err.msg, sizeof r->err.msg, "storage unavailable");
+      return http__respond(r, r->job.rc);
+    }
+    {
+      bink_rc rc = r->cont(r);
+      if (rc == BINK_AGAIN)
+        return MHD_YES;
+      return http__respond(r, rc);
+    }
+
+  case PH_WAIT:
+    return MHD_YES; /* spurious call while suspended */
+
+  default:
+    return MHD_NO;
+  }
+}
+
+/* Called first for every request: creates its state. */
+static void *http__uri_log(void *cls, const char *uri,
+                           struct MHD_Connection *conn) {
+  http_server *s = cls;
+  http_req *r = calloc(1, sizeof *r + sizeof(struct http_req__private));
+  if (!r)
+    return NULL;
+  r->priv = (struct http_req__private *)(r + 1);
+  r->priv->server = s;
+  r->priv->conn = conn;
+  r->ctx = s->ctx;
+  clock_gettime(CLOCK_MONOTONIC, &r->priv->started);
+  atomic_fetch_add(&s->inflight, 1);
+  return r;
+}
+
+static void http__completed(void *cls, struct MHD_Connection *conn,
+                            void **con_cls,
+                            enum MHD_RequestTerminationCode toe) {
+  http_server *s = cls;
+  http_req *r = *con_cls;
+  if (!r)
+    return;
+  struct http_req__private *p = r->priv;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double ms = (double)(now.tv_sec - p->started.tv_sec) * 1e3 +
+              (double)(now.tv_nsec - p->started.tv_nsec) / 1e6;
+  if (p->method[0])
+    binkd_log_access(r->request_id[0] ? r->request_id : "-", p->method,
+                     p->path, p->status ? p->status : 499, ms, p->bytes_out,
+                     r->authenticated ? r->caller.ext_id : "-");
+  if (p->pp)
+    MHD_destroy_post_processor(p->pp);
+  json_decref(p->params);
+  json_decref(p->owned);
+  json_decref(r->data);
+  json_decref(r->out);
+  free(p->body);
+  free(p->form_val);
+  while (p->blocks) {
+    struct http__block *next = p->blocks->next;
+    free(p->blocks);
+    p->blocks = next;
+  }
+  free(r);
+  *con_cls = NULL;
+  atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static bink_rc http__resolve(const char *listen, struct sockaddr_storage *ss,
+                             socklen_t *sslen, bool *ipv6, bink_err *err) {
+  char host[256];
+  const char *colon = strrchr(listen, ':');
+  if (!colon)
+    return bink_fail(err, BINK_EUNAVAIL, "--listen %s has no port", listen);
+  size_t hn = (size_t)(colon - listen);
+  const char *h = listen;
+  if (hn >= 2 && listen[0] == '[' && listen[hn - 1] == ']')
+    h++, hn -= 2;
+  if (hn >= sizeof host)
+    return bink_fail(err, BINK_EUNAVAIL, "--listen host is too long");
+  memcpy(host, h, hn);
+  host[hn] = '\0';
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  int gai = getaddrinfo(hn ? host : NULL, colon + 1, &hints, &res);
+  if (gai != 0 || !res)
+    return bink_fail(err, BINK_EUNAVAIL, "cannot resolve --listen %s: %s",
+                     listen, gai_strerror(gai));
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *sslen = res->ai_addrlen;
+  *ipv6 = res->ai_family == AF_INET6;
+  freeaddrinfo(res);
+  return BINK_OK;
+}
+
+static void http__mhd_log(void *cls, const char *fmt, va_list ap) {
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  binkd_log(BINKD_LOG_DEBUG, "libmicrohttpd: %s", msg);
+}
+
+bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
+                          http_server **out, int *actual_port,
+                          bink_err *err) {
+  *out = NULL;
+  struct sockaddr_storage ss;
+  socklen_t sslen = 0;
+  bool ipv6 = false;
+  bink_rc rc = http__resolve(ctx->cfg->listen, &ss, &sslen, &ipv6, err);
+  if (rc != BINK_OK)
+    return rc;
+  http_server *s = calloc(1, sizeof *s);
+  if (!s)
+    return bink_fail(err, BINK_EUNAVAIL, "out of memory");
+  s->routes = routes;
+  s->ctx = ctx;
+  atomic_init(&s->inflight, 0);
+  unsigned threads = ctx->cfg->threads > 0 ? (unsigned)ctx->cfg->threads : 0;
+  if (!threads) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = cores > 0 ? (unsigned)cores : 1;
+  }
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME;
+  if (ipv6)
+    flags |= MHD_USE_IPv6;
+  uint16_t port = ntohs(ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                             : ((struct sockaddr_in *)&ss)->sin_port);
+  s->daemon = MHD_start_daemon(
+      flags, port, NULL, NULL, http__access, s,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg->connection_timeout,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg->connection_limit,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+      MHD_OPTION_URI_LOG_CALLBACK, http__uri_log, s,
+      MHD_OPTION_NOTIFY_COMPLETED, http__completed, s,
+      MHD_OPTION_EXTERNAL_LOGGER, http__mhd_log, NULL,
+      MHD_OPTION_END);
+  if (!s->daemon) {
+    free(s);
+    return bink_fail(err, BINK_EUNAVAIL,
+                     "cannot listen on %s (address in use or not allowed)",
+                     ctx->cfg->listen);
+  }
+  const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  *actual_port = info ? (int)info->port : (int)port;
+  *out = s;
+  return BINK_OK;
+}
+
+void http_server_stop(http_server *s, int grace_seconds) {
+  if (!s)
+    return;
+  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (atomic_load(&s->inflight) > 0) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec >= grace_seconds)
+      break;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    nanosleep(&tick, NULL);
+  }
+  MHD_stop_daemon(s->daemon);
+  if (fd != MHD_INVALID_SOCKET)
+    close(fd);
+  free(s);
+}

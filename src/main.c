@@ -1,0 +1,99 @@
+/*
+ * main.c: binkd's entry point: configuration, the operator commands, and
+ * the server's start and graceful stop (SIGTERM/SIGINT).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "admin.h"
+#include "api/api.h"
+#include "config.h"
+#include "ctx.h"
+#include "log.h"
+#include "store/store.h"
+
+#define BINKD_GRACE_SECONDS 10
+
+static int main__mkdir(const char *path) {
+  if (mkdir(path, 0700) == 0 || errno == EEXIST)
+    return 0;
+  fprintf(stderr, "binkd: cannot create data directory %s: %s\n", path,
+          strerror(errno));
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  static binkd_config cfg;
+  char err[512];
+  if (binkd_config_load(&cfg, argc, argv, err, sizeof err) != 0) {
+    fprintf(stderr, "binkd: %s\n", err);
+    return 2;
+  }
+  if (cfg.show_help) {
+    fputs(binkd_config_usage(), stdout);
+    return 0;
+  }
+  if (cfg.show_version) {
+    printf("binkd %s\n", BINK_VERSION);
+    return 0;
+  }
+  binkd_log_setup(cfg.log_level, cfg.log_format);
+  if (main__mkdir(cfg.data) != 0)
+    return 1;
+
+  /* Signals are taken by sigwait() below: block them before any thread. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  binkd_ctx ctx = {.cfg = &cfg};
+  bink_limits_default(&ctx.limits);
+  bink_err e = {0};
+  if (store_open(cfg.db, &ctx.st, &e) != BINK_OK) {
+    fprintf(stderr, "binkd: %s\n", e.msg);
+    return 1;
+  }
+  if (cfg.nargs > 0) {
+    int status = admin_run(&cfg, ctx.st, &ctx.limits);
+    store_close(ctx.st);
+    return status;
+  }
+
+  http_server *server = NULL;
+  int port = 0;
+  if (http_server_start(&ctx, api_routes, &server, &port, &e) != BINK_OK) {
+    fprintf(stderr, "binkd: %s\n", e.msg);
+    store_close(ctx.st);
+    return 1;
+  }
+  /* With port 0 the derived public URL names the port actually bound. */
+  char base[1100];
+  size_t ul = strlen(cfg.public_url);
+  if (ul >= 2 && strcmp(cfg.public_url + ul - 2, ":0") == 0)
+    snprintf(base, sizeof base, "%.*s:%d", (int)(ul - 2), cfg.public_url, port);
+  else
+    snprintf(base, sizeof base, "%s", cfg.public_url);
+  while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
+    base[strlen(base) - 1] = '\0';
+  if (cfg.demo && admin_demo(&cfg, ctx.st, &ctx.limits, base) != 0) {
+    http_server_stop(server, 0);
+    store_close(ctx.st);
+    return 1;
+  }
+  binkd_log(BINKD_LOG_INFO, "binkd %s listening on %s (data %s)", BINK_VERSION,
+            base, cfg.data);
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  binkd_log(BINKD_LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  http_server_stop(server, BINKD_GRACE_SECONDS);
+  store_close(ctx.st);
+  binkd_log(BINKD_LOG_INFO, "stopped");
+  return 0;
+}

@@ -1,0 +1,158 @@
+/*
+ * svc.h: the platform's operations (use cases). Each takes its inputs in an
+ * op struct, applies the rules of core/ and reads or writes through the
+ * store interface; none knows HTTP.
+ *
+ * Write operations are store job functions (store_job_fn): the HTTP layer
+ * hands them to the writer with http_defer(), so they run on the writer
+ * thread inside a group commit and must not block. Their result is put in
+ * `*out` (a new JSON reference the caller releases). Read operations run on
+ * the caller's thread with store_reader().
+ *
+ * Every operation returns BINK_OK or an error code with err->msg naming the
+ * offending field or id, as bot-api.md requires.
+ */
+#ifndef BINK_SVC_H
+#define BINK_SVC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/model.h"
+#include "core/rules.h"
+#include "http/http.h" /* bink_str only */
+#include "store/store.h"
+
+/* What every operation knows: who calls, when, and with which limits. */
+typedef struct svc_ctx {
+  const bink_account *caller; /* NULL for register */
+  int64_t now;                /* Unix seconds */
+  const bink_limits *limits;
+  json_t **out;               /* where the result goes (may be NULL) */
+} svc_ctx;
+
+/* ---- accounts (svc_accounts.c) ---- */
+typedef struct svc_register {
+  svc_ctx x;
+  bink_str username, display_name, description;
+  bool is_bot;          /* createbot: caller is the owner */
+  bool open_registration;
+} svc_register;
+bink_rc svc_register_job(store_conn *c, void *op, bink_err *err);
+
+typedef struct svc_update_bot {
+  svc_ctx x;
+  bink_str bot_id, display_name, description, webhook_url, webhook_secret;
+  bool has_privacy_mode, privacy_mode;
+  bool has_max_connections;
+  int64_t max_connections;
+} svc_update_bot;
+bink_rc svc_update_bot_job(store_conn *c, void *op, bink_err *err);
+
+typedef struct svc_bot_ref {
+  svc_ctx x;
+  bink_str bot_id;
+  bool flag; /* blockbot: blocked */
+} svc_bot_ref;
+bink_rc svc_revoke_token_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_block_bot_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_bot_commands(store_conn *c, svc_bot_ref *op, bink_err *err);
+bink_rc svc_my_bots(store_conn *c, svc_ctx *x, bink_err *err);
+
+typedef struct svc_get_user {
+  svc_ctx x;
+  bink_str user_id, username;
+} svc_user_query;
+bink_rc svc_get_user(store_conn *c, svc_user_query *op, bink_err *err);
+
+typedef struct svc_set_commands {
+  svc_ctx x;
+  const json_t *commands;
+} svc_set_commands;
+bink_rc svc_set_commands_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_get_commands(store_conn *c, svc_ctx *x, bink_err *err);
+
+/* ---- groups (svc_groups.c) ---- */
+typedef struct svc_create_group {
+  svc_ctx x;
+  bink_str title, username, description;
+  bool is_public;
+} svc_create_group;
+bink_rc svc_create_group_job(store_conn *c, void *op, bink_err *err);
+
+typedef struct svc_group_op {
+  svc_ctx x;
+  bink_str group_id, group_username, user_id;
+  bool flag;          /* setadmin: admin */
+  int64_t duration;   /* mute */
+} svc_group_op;
+bink_rc svc_get_group(store_conn *c, svc_group_op *op, bink_err *err);
+bink_rc svc_add_member_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_join_group_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_leave_group_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_remove_member_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_set_admin_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_members(store_conn *c, svc_group_op *op, bink_err *err);
+bink_rc svc_mute_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_unmute_job(store_conn *c, void *op, bink_err *err);
+
+/* ---- messages (svc_messages.c) ---- */
+typedef struct svc_send {
+  svc_ctx x;
+  bink_str group_id, target_user_id, message_type, content, file_id,
+      reply_to_id, quote_message_id;
+  const json_t *extra;       /* bots only; validated by the op */
+  const char *idempotency_key;
+  unsigned char request_hash[BINK_SHA256_LEN];
+} svc_send;
+bink_rc svc_send_job(store_conn *c, void *op, bink_err *err);
+
+typedef struct svc_edit {
+  svc_ctx x;
+  bink_str message_id, content;
+  bool has_content;
+  const json_t *extra;
+} svc_edit;
+bink_rc svc_edit_job(store_conn *c, void *op, bink_err *err);
+
+typedef struct svc_delete {
+  svc_ctx x;
+  bink_str message_id;
+  const json_t *message_ids; /* batch form */
+} svc_delete;
+bink_rc svc_delete_job(store_conn *c, void *op, bink_err *err);
+
+typedef struct svc_history {
+  svc_ctx x;
+  bink_str group_id, peer_id, before;
+  int64_t limit;
+  int64_t read_group, read_dm, read_upto; /* out: what to mark read */
+} svc_history_query;
+bink_rc svc_history(store_conn *c, svc_history_query *op, bink_err *err);
+bink_rc svc_chats(store_conn *c, svc_ctx *x, bink_err *err);
+
+/* Marks a chat read (fire-and-forget after history). */
+typedef struct svc_mark_read {
+  int64_t account_id, group_id, dm_id, upto;
+} svc_mark_read;
+bink_rc svc_mark_read_job(store_conn *c, void *op, bink_err *err);
+
+/* ---- shared checks (svc_common.c) ---- */
+/* Loads a group by external id: ENOTFOUND "group_id … not found". */
+bink_rc svc__load_group(store_conn *c, const char *field, bink_str id,
+                        bink_group *g, bink_err *err);
+/* Loads the caller's membership: EFORBIDDEN when not a member. */
+bink_rc svc__require_member(store_conn *c, const bink_group *g,
+                            const bink_account *who, bink_member *m,
+                            bink_err *err);
+/* Loads an account by external id: ENOTFOUND "<field> … not found". */
+bink_rc svc__load_account(store_conn *c, const char *field, bink_str id,
+                          bink_account *a, bink_err *err);
+/* True when a member is muted at `now`. */
+bool svc__is_muted(const bink_member *m, int64_t now);
+/* Text fields: validate a string parameter (UTF-8 checked by the layer). */
+bink_rc svc__text(const char *field, bink_str s, int min, int max,
+                  bool blank_is_empty, bink_err *err);
+
+#endif

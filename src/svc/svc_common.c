@@ -1,0 +1,49 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "svc/svc_internal.h"
+
+bink_rc svc__load_group(store_conn *c, const char *field, bink_str id,
+                        bink_group *g, bink_err *err) {
+  bink_rc rc = store_group_get_ext(c, id.p, id.n, g);
+  if (rc == BINK_ENOTFOUND)
+    return bink_fail(err, rc, "%s %.*s not found", field, (int)id.n, id.p);
+  return rc == BINK_OK ? rc : bink_fail(err, rc, "storage unavailable");
+}
+
+bink_rc svc__require_member(store_conn *c, const bink_group *g,
+                            const bink_account *who, bink_member *m,
+                            bink_err *err) {
+  bink_rc rc = store_member_get(c, g->id, who->id, m);
+  if (rc == BINK_ENOTFOUND)
+    return bink_fail(err, BINK_EFORBIDDEN, "%s is not a member of group %s",
+                     who->is_bot ? "the bot" : "you", g->ext_id);
+  return rc == BINK_OK ? rc : bink_fail(err, rc, "storage unavailable");
+}
+
+bink_rc svc__load_account(store_conn *c, const char *field, bink_str id,
+                          bink_account *a, bink_err *err) {
+  bink_rc rc = store_account_get_ext(c, id.p, id.n, a);
+  if (rc == BINK_ENOTFOUND)
+    return bink_fail(err, rc, "%s %.*s not found", field, (int)id.n, id.p);
+  return rc == BINK_OK ? rc : bink_fail(err, rc, "storage unavailable");
+}
+
+bool svc__is_muted(const bink_member *m, int64_t now) {
+  return m->muted_until == 0 || m->muted_until > now;
+}
+
+bink_rc svc__text(const char *field, bink_str s, int min, int max,
+                  bool blank_is_empty, bink_err *err) {
+  return bink_check_text(field, s.p ? s.p : "", s.p ? s.n : 0, min, max,
+                         blank_is_empty, err);
+}
+
+void svc__copy(char *dst, size_t cap, bink_str s) {
+  size_t n = s.p ? s.n : 0;
+  if (n >= cap)
+    n = cap - 1;
+  if (n)
+    memcpy(dst, s.p, n);
+  dst[n] = '\0';
+}
