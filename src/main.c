@@ -86,8 +86,10 @@ int main(int argc, char **argv) {
     store_close(ctx.st);
     return 1;
   }
-  binkd_log(BINKD_LOG_INFO, "binkd %s listening on %s (data %s)", BINK_VERSION,
-            base, cfg.data);
+  const char *colon = strrchr(cfg.listen, ':');
+  binkd_log(BINKD_LOG_INFO, "binkd %s listening on http://%.*s:%d (public URL %s, data %s)",
+            BINK_VERSION, (int)(colon - cfg.listen), cfg.listen, port, base,
+            cfg.data);
 
   int sig = 0;
   sigwait(&stop, &sig);

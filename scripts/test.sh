@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds bink twice and runs every test on each build:
+#   build/       warnings as errors, the normal optimised build
+#   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer (leaks too)
+# Unit tests (cmocka) and the black-box suite (pytest against a real binkd)
+# both run through ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+run() {
+  local dir=$1; shift
+  echo "== $dir: configure and build" >&2
+  cmake -S . -B "$dir" -DBINK_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" >/dev/null
+  echo "== $dir: tests" >&2
+  (cd "$dir" && ctest --output-on-failure -j 1)
+}
+
+run build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run build-asan -DCMAKE_BUILD_TYPE=Debug -DBINK_SANITIZE=ON
