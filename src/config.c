@@ -89,6 +89,7 @@ static const config__opt config__opts[] = {
     CONFIG__ROW_INT("threads", threads, 0, 256),
     CONFIG__ROW_INT("connection-limit", connection_limit, 1, 1000000),
     CONFIG__ROW_INT("connection-timeout", connection_timeout, 1, 3600),
+    CONFIG__ROW_INT("rate-limit", rate_limit, 0, 1000000),
     CONFIG__ROW_ARG("display-name", display_name),
     CONFIG__ROW_ARG("owner", owner),
     CONFIG__ROW_ARG("webhook", webhook),
@@ -289,6 +290,7 @@ static void config__defaults(binkd_config *c) {
   c->threads = 0;
   c->connection_limit = 20000;
   c->connection_timeout = 60;
+  c->rate_limit = 0;
 }
 
 /* db = "sqlite:<data>/bink.db", public_url = "http://<listen>" when empty. */
@@ -559,6 +561,8 @@ const char *binkd_config_usage(void) {
          "[0]\n"
          "  --connection-limit N         open connections at most, 1..1000000 [20000]\n"
          "  --connection-timeout SECONDS idle connection timeout, 1..3600 [60]\n"
+         "  --rate-limit N               requests a second per token (bursts of\n"
+         "                               twice that), then 429; 0 = off [0]\n"
          "  -h, --help                   print this help and exit\n"
          "  -V, --version                print the version and exit\n"
          "\n"

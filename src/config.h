@@ -41,6 +41,8 @@ typedef struct binkd_config {
   int connection_limit;      /* --connection-limit, default 20000, 1..1000000 */
   int connection_timeout;    /* --connection-timeout seconds (idle), default 60,
                                 1..3600 */
+  int rate_limit;            /* --rate-limit requests/second per caller, bursts
+                                of twice that; 0 = off (default), 0..1000000 */
 
   /* What is left after the options: a subcommand and its arguments, for
    * example {"user", "add", "alice"}. Options of subcommands

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "http/ratelimit.h"
 #include "log.h"
 
 #define HTTP__PATH_MAX 256
@@ -38,6 +39,7 @@ struct http_server {
   const http_route *routes;
   binkd_ctx *ctx;
   atomic_int inflight;
+  http_ratelimit *ratelimit; /* NULL: no limit */
 };
 
 typedef enum http__phase {
@@ -648,10 +650,26 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
   return BINK_OK;
 }
 
+/* 429 with data {"retry_after"} and a Retry-After header when the caller
+ * has used up its requests (--rate-limit). */
+static bink_rc http__rate_limit(http_req *r) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int wait = http_ratelimit_take(r->priv->server->ratelimit, r->caller.id,
+                                 (double)now.tv_sec + now.tv_nsec / 1e9);
+  if (wait == 0)
+    return BINK_OK;
+  r->retry_after = wait;
+  r->data = json_pack("{s:i}", "retry_after", wait);
+  return http_fail(r, BINK_ERATE, "too many requests; retry after %d s", wait);
+}
+
 static bink_rc http__run(http_req *r) {
   bink_rc rc = http__parse_params(r);
   if (rc == BINK_OK && r->route->auth != HTTP_AUTH_NONE)
     rc = http__authenticate(r);
+  if (rc == BINK_OK && r->authenticated && r->priv->server->ratelimit)
+    rc = http__rate_limit(r);
   if (rc == BINK_OK) {
     r->idempotency_key = MHD_lookup_connection_value(
         r->priv->conn, MHD_HEADER_KIND, "Idempotency-Key");
@@ -832,6 +850,7 @@ bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
     return bink_fail(err, BINK_EUNAVAIL, "out of memory");
   s->routes = routes;
   s->ctx = ctx;
+  s->ratelimit = http_ratelimit_new(ctx->cfg->rate_limit);
   atomic_init(&s->inflight, 0);
   unsigned threads = ctx->cfg->threads > 0 ? (unsigned)ctx->cfg->threads : 0;
   if (!threads) {
@@ -856,6 +875,7 @@ bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
       MHD_OPTION_EXTERNAL_LOGGER, http__mhd_log, NULL,
       MHD_OPTION_END);
   if (!s->daemon) {
+    http_ratelimit_free(s->ratelimit);
     free(s);
     return bink_fail(err, BINK_EUNAVAIL,
                      "cannot listen on %s (address in use or not allowed)",
@@ -884,5 +904,6 @@ void http_server_stop(http_server *s, int grace_seconds) {
   MHD_stop_daemon(s->daemon);
   if (fd != MHD_INVALID_SOCKET)
     close(fd);
+  http_ratelimit_free(s->ratelimit);
   free(s);
 }
