@@ -117,6 +117,8 @@ def test_app_delete_own_message_leaves_tombstone(api, world):
     assert t is not None, "a deleted message must stay in history as a tombstone"
     assert is_tombstone(t), t
     assert "secret to delete" not in str(t)
+    # bot-api.md: a tombstone keeps the id, the chat and the time
+    assert t["group_id"] == world.group and t["timestamp"] == m["timestamp"]
     api.err("/app/deletemessage", world.owner.token, 404, json={"message_id": m["message_id"]})
     api.err("/app/editmessage", world.owner.token, 404,
             json={"message_id": m["message_id"], "content": "back"})
