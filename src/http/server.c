@@ -375,6 +375,32 @@ static bool http__find_nul(json_t *v, char *path, size_t cap) {
   return false;
 }
 
+/* jansson refuses integers beyond int64 before any field is known; find
+ * the key written just before the error position so the message can name
+ * it. Returns false when the text around it is not `"key": number`. */
+static bool http__key_before(const char *body, size_t pos, char *key,
+                             size_t cap) {
+  size_t i = pos;
+  while (i > 0 && strchr("0123456789+-.eE", body[i - 1]))
+    i--;
+  while (i > 0 && isspace((unsigned char)body[i - 1]))
+    i--;
+  if (i == 0 || body[--i] != ':')
+    return false;
+  while (i > 0 && isspace((unsigned char)body[i - 1]))
+    i--;
+  if (i == 0 || body[--i] != '"')
+    return false;
+  size_t end = i;
+  while (i > 0 && body[i - 1] != '"')
+    i--;
+  if (i == 0 || end - i >= cap)
+    return false;
+  memcpy(key, body + i, end - i);
+  key[end - i] = '\0';
+  return true;
+}
+
 static bink_rc http__parse_params(http_req *r) {
   struct http_req__private *p = r->priv;
   p->params = json_object();
@@ -392,6 +418,12 @@ static bink_rc http__parse_params(http_req *r) {
     json_error_t e;
     json_t *obj =
         json_loadb(p->body, p->body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    char key[64];
+    if (!obj && json_error_code(&e) == json_error_numeric_overflow &&
+        e.position > 0 && (size_t)e.position <= p->body_len &&
+        http__key_before(p->body, (size_t)e.position, key, sizeof key))
+      return http_fail(r, BINK_EINVAL, "%s is out of range (too big a number)",
+                       key);
     if (!obj)
       return http_fail(r, BINK_EINVAL,
                        "the body is not valid JSON: %s at line %d column %d "

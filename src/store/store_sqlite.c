@@ -6,7 +6,7 @@
  * versioned migrations in PRAGMA user_version, and a single writer thread
  * that commits queued jobs in batches (see store.h).
  */
-#include "store/store.h"
+#include "store/sqlite_int.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -15,98 +15,6 @@
 #include <string.h>
 
 #include "log.h"
-
-/* ---------------------------------------------------------------------- */
-/* Schema migrations: element i brings user_version from i to i + 1.       */
-
-static const char *const store__migrations[] = {
-    /* 1: accounts, groups, members, private chats, messages, idempotency */
-    "CREATE TABLE accounts("
-    " id INTEGER PRIMARY KEY,"
-    " tag TEXT NOT NULL,"
-    " is_bot INTEGER NOT NULL,"
-    " username TEXT NOT NULL,"
-    " username_lc TEXT NOT NULL UNIQUE,"
-    " display_name TEXT NOT NULL,"
-    " description TEXT NOT NULL DEFAULT '',"
-    " token_hash BLOB NOT NULL UNIQUE,"
-    " created_at INTEGER NOT NULL,"
-    " owner_id INTEGER NOT NULL DEFAULT 0,"
-    " privacy_mode INTEGER NOT NULL DEFAULT 1,"
-    " can_join_groups INTEGER NOT NULL DEFAULT 1,"
-    " webhook_url TEXT NOT NULL DEFAULT '',"
-    " webhook_secret TEXT NOT NULL DEFAULT '',"
-    " max_connections INTEGER NOT NULL DEFAULT 40,"
-    " commands TEXT NOT NULL DEFAULT '[]');"
-    "CREATE INDEX accounts_owner ON accounts(owner_id);"
-    "CREATE TABLE groups("
-    " id INTEGER PRIMARY KEY,"
-    " tag TEXT NOT NULL,"
-    " username TEXT NOT NULL DEFAULT '',"
-    " username_lc TEXT UNIQUE,"
-    " title TEXT NOT NULL,"
-    " description TEXT NOT NULL DEFAULT '',"
-    " public INTEGER NOT NULL DEFAULT 0,"
-    " owner_id INTEGER NOT NULL,"
-    " member_count INTEGER NOT NULL DEFAULT 0,"
-    " created_at INTEGER NOT NULL);"
-    "CREATE TABLE members("
-    " group_id INTEGER NOT NULL,"
-    " account_id INTEGER NOT NULL,"
-    " role INTEGER NOT NULL,"
-    " muted_until INTEGER NOT NULL DEFAULT -1,"
-    " joined_at INTEGER NOT NULL,"
-    " last_read INTEGER NOT NULL DEFAULT 0,"
-    " PRIMARY KEY(group_id, account_id)) WITHOUT ROWID;"
-    "CREATE INDEX members_account ON members(account_id);"
-    "CREATE TABLE dms("
-    " id INTEGER PRIMARY KEY,"
-    " lo INTEGER NOT NULL,"
-    " hi INTEGER NOT NULL,"
-    " lo_wrote INTEGER NOT NULL DEFAULT 0,"
-    " hi_wrote INTEGER NOT NULL DEFAULT 0,"
-    " lo_blocked INTEGER NOT NULL DEFAULT 0,"
-    " hi_blocked INTEGER NOT NULL DEFAULT 0,"
-    " lo_read INTEGER NOT NULL DEFAULT 0,"
-    " hi_read INTEGER NOT NULL DEFAULT 0,"
-    " created_at INTEGER NOT NULL,"
-    " UNIQUE(lo, hi));"
-    "CREATE INDEX dms_hi ON dms(hi);"
-    "CREATE TABLE messages("
-    " id INTEGER PRIMARY KEY,"
-    " tag TEXT NOT NULL,"
-    " group_id INTEGER NOT NULL DEFAULT 0,"
-    " dm_id INTEGER NOT NULL DEFAULT 0,"
-    " sender_id INTEGER NOT NULL,"
-    " target_id INTEGER NOT NULL DEFAULT 0,"
-    " group_ext TEXT NOT NULL DEFAULT '',"
-    " sender_ext TEXT NOT NULL,"
-    " target_ext TEXT NOT NULL DEFAULT '',"
-    " type INTEGER NOT NULL,"
-    " content TEXT NOT NULL,"
-    " file_ref TEXT NOT NULL DEFAULT '',"
-    " extra TEXT,"
-    " attachment TEXT,"
-    " reply_to INTEGER NOT NULL DEFAULT 0,"
-    " reply_to_ext TEXT NOT NULL DEFAULT '',"
-    " quote_id INTEGER NOT NULL DEFAULT 0,"
-    " quote_ext TEXT NOT NULL DEFAULT '',"
-    " quote TEXT,"
-    " created_at INTEGER NOT NULL,"
-    " edited_at INTEGER NOT NULL DEFAULT 0,"
-    " deleted INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX messages_group ON messages(group_id, id);"
-    "CREATE INDEX messages_dm ON messages(dm_id, id);"
-    "CREATE TABLE idempotency("
-    " caller_id INTEGER NOT NULL,"
-    " key TEXT NOT NULL,"
-    " request_hash BLOB NOT NULL,"
-    " response TEXT NOT NULL,"
-    " created_at INTEGER NOT NULL,"
-    " PRIMARY KEY(caller_id, key)) WITHOUT ROWID;",
-};
-#define STORE__VERSION \
-  ((int)(sizeof store__migrations / sizeof store__migrations[0]))
 
 /* ---------------------------------------------------------------------- */
 /* Every statement, prepared once per connection on first use.             */
@@ -232,40 +140,11 @@ static const char *const store__migrations[] = {
   X(IDEM_PUT, "INSERT OR REPLACE INTO idempotency(caller_id, key, "           \
               "request_hash, response, created_at) VALUES(?1, ?2, ?3, ?4, ?5)")
 
-enum store__stmt_id {
-#define X(name, sql) ST_##name,
-  STORE__SQL(X)
+#define X(name, sql) static const char SQL_##name[] = sql;
+STORE__SQL(X)
 #undef X
-  ST__COUNT
-};
-
-static const char *const store__sql[ST__COUNT] = {
-#define X(name, sql) sql,
-    STORE__SQL(X)
-#undef X
-};
 
 /* ---------------------------------------------------------------------- */
-
-struct store_conn {
-  sqlite3 *db;
-  store *owner;
-  sqlite3_stmt *stmts[ST__COUNT];
-  struct store_conn *next; /* in owner's list of readers */
-};
-
-struct store {
-  char path[1024];
-  uint64_t generation; /* tells this store's thread-local readers apart */
-  store_conn *writer;
-  pthread_t writer_thread;
-  bool writer_started;
-  pthread_mutex_t lock;
-  pthread_cond_t queue_cv;
-  store_job *head, *tail;
-  bool stopping;
-  store_conn *readers;
-};
 
 static atomic_uint_fast64_t store__generations = 1;
 
@@ -276,38 +155,44 @@ static _Thread_local struct {
 
 #define STORE__BATCH_MAX 1024
 
-static bink_rc store__fail(store_conn *c, const char *what) {
+bink_rc store__fail(store_conn *c, const char *what) {
   binkd_log(BINKD_LOG_ERROR, "database: %s: %s", what, sqlite3_errmsg(c->db));
   return BINK_EUNAVAIL;
 }
 
-static sqlite3_stmt *store__stmt(store_conn *c, enum store__stmt_id id) {
-  sqlite3_stmt *st = c->stmts[id];
-  if (st == NULL) {
-    int rc = sqlite3_prepare_v3(c->db, store__sql[id], -1,
-                                SQLITE_PREPARE_PERSISTENT, &st, NULL);
-    if (rc != SQLITE_OK) {
-      binkd_log(BINKD_LOG_ERROR, "database: prepare %d: %s", (int)id,
-                sqlite3_errmsg(c->db));
-      return NULL;
+sqlite3_stmt *store__stmt(store_conn *c, const char *sql) {
+  size_t h = ((uintptr_t)sql >> 4) % STORE__CACHE;
+  for (size_t probes = 0; probes < STORE__CACHE; probes++) {
+    if (c->keys[h] == sql)
+      return c->stmts[h];
+    if (c->keys[h] == NULL) {
+      sqlite3_stmt *st = NULL;
+      if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                             NULL) != SQLITE_OK) {
+        binkd_log(BINKD_LOG_ERROR, "database: prepare '%.60s': %s", sql,
+                  sqlite3_errmsg(c->db));
+        return NULL;
+      }
+      c->keys[h] = sql;
+      c->stmts[h] = st;
+      return st;
     }
-    c->stmts[id] = st;
+    h = (h + 1) % STORE__CACHE;
   }
-  return st;
+  binkd_log(BINKD_LOG_ERROR, "database: statement cache full");
+  return NULL;
 }
 
-/* Runs a statement that returns no rows. */
-static bink_rc store__exec(store_conn *c, enum store__stmt_id id) {
-  sqlite3_stmt *st = store__stmt(c, id);
+bink_rc store__exec(store_conn *c, const char *sql) {
+  sqlite3_stmt *st = store__stmt(c, sql);
   if (!st)
     return BINK_EUNAVAIL;
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
-  return rc == SQLITE_DONE ? BINK_OK : store__fail(c, store__sql[id]);
+  return rc == SQLITE_DONE ? BINK_OK : store__fail(c, sql);
 }
 
-/* Steps a statement whose bindings are set; maps the outcome. */
-static bink_rc store__step_done(store_conn *c, sqlite3_stmt *st) {
+bink_rc store__step_done(store_conn *c, sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -318,7 +203,7 @@ static bink_rc store__step_done(store_conn *c, sqlite3_stmt *st) {
   return store__fail(c, "step");
 }
 
-static void store__copy_col(sqlite3_stmt *st, int col, char *out, size_t n) {
+void store__copy_col(sqlite3_stmt *st, int col, char *out, size_t n) {
   const unsigned char *t = sqlite3_column_text(st, col);
   size_t len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
   if (len >= n)
@@ -328,7 +213,7 @@ static void store__copy_col(sqlite3_stmt *st, int col, char *out, size_t n) {
   out[len] = '\0';
 }
 
-static char *store__dup_col(sqlite3_stmt *st, int col, bool null_ok) {
+char *store__dup_col(sqlite3_stmt *st, int col, bool null_ok) {
   if (sqlite3_column_type(st, col) == SQLITE_NULL && null_ok)
     return NULL;
   const unsigned char *t = sqlite3_column_text(st, col);
@@ -342,7 +227,7 @@ static char *store__dup_col(sqlite3_stmt *st, int col, bool null_ok) {
   return s;
 }
 
-static void store__bind_text(sqlite3_stmt *st, int i, const char *s) {
+void store__bind_text(sqlite3_stmt *st, int i, const char *s) {
   if (s)
     sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
   else
@@ -390,7 +275,7 @@ static store_conn *store__conn_open(store *s, bink_err *err) {
 static void store__conn_close(store_conn *c) {
   if (!c)
     return;
-  for (int i = 0; i < ST__COUNT; i++)
+  for (int i = 0; i < STORE__CACHE; i++)
     sqlite3_finalize(c->stmts[i]);
   sqlite3_close(c->db);
   free(c);
@@ -405,12 +290,12 @@ static bink_rc store__migrate(store_conn *c, bink_err *err) {
       version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
   }
-  if (version > STORE__VERSION)
+  if (version > store__migration_count)
     return bink_fail(err, BINK_EUNAVAIL,
                      "database schema version %d is newer than this binkd "
                      "understands (%d); use a newer binkd",
-                     version, STORE__VERSION);
-  for (int v = version; v < STORE__VERSION; v++) {
+                     version, store__migration_count);
+  for (int v = version; v < store__migration_count; v++) {
     char *msg = NULL;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v + 1);
@@ -438,7 +323,7 @@ static bink_rc store__migrate(store_conn *c, bink_err *err) {
 
 static void store__run_batch(store *s, store_job *batch) {
   store_conn *c = s->writer;
-  bool in_tx = store__exec(c, ST_BEGIN_IMMEDIATE) == BINK_OK;
+  bool in_tx = store__exec(c, SQL_BEGIN_IMMEDIATE) == BINK_OK;
   store_job *first_in_tx = batch;
   for (store_job *j = batch; j; j = j->next) {
     if (!in_tx) {
@@ -447,26 +332,26 @@ static void store__run_batch(store *s, store_job *batch) {
     }
     j->err.code = BINK_OK;
     j->err.msg[0] = '\0';
-    if (store__exec(c, ST_SAVEPOINT) != BINK_OK) {
+    if (store__exec(c, SQL_SAVEPOINT) != BINK_OK) {
       j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
       continue;
     }
     j->rc = j->fn(c, j->arg, &j->err);
     if (j->rc != BINK_OK)
-      store__exec(c, ST_ROLLBACK_TO);
-    store__exec(c, ST_RELEASE);
+      store__exec(c, SQL_ROLLBACK_TO);
+    store__exec(c, SQL_RELEASE);
     if (sqlite3_get_autocommit(c->db)) {
       /* SQLite rolled the whole transaction back (I/O error, full disk):
        * every job of it so far is lost. Fail them and start again. */
       for (store_job *k = first_in_tx; k != j->next; k = k->next)
         if (k->rc == BINK_OK)
           k->rc = bink_fail(&k->err, BINK_EUNAVAIL, "storage unavailable");
-      in_tx = store__exec(c, ST_BEGIN_IMMEDIATE) == BINK_OK;
+      in_tx = store__exec(c, SQL_BEGIN_IMMEDIATE) == BINK_OK;
       first_in_tx = j->next;
     }
   }
-  if (in_tx && store__exec(c, ST_COMMIT) != BINK_OK) {
-    store__exec(c, ST_ROLLBACK);
+  if (in_tx && store__exec(c, SQL_COMMIT) != BINK_OK) {
+    store__exec(c, SQL_ROLLBACK);
     for (store_job *k = first_in_tx; k; k = k->next)
       if (k->rc == BINK_OK)
         k->rc = bink_fail(&k->err, BINK_EUNAVAIL, "storage unavailable");
@@ -630,15 +515,15 @@ store_conn *store_reader(store *s) {
   return c;
 }
 
-bink_rc store_read_begin(store_conn *c) { return store__exec(c, ST_BEGIN_READ); }
+bink_rc store_read_begin(store_conn *c) { return store__exec(c, SQL_BEGIN_READ); }
 
-void store_read_end(store_conn *c) { store__exec(c, ST_COMMIT); }
+void store_read_end(store_conn *c) { store__exec(c, SQL_COMMIT); }
 
 bink_rc store_ping(store *s) {
   store_conn *c = store_reader(s);
   if (!c)
     return BINK_EUNAVAIL;
-  sqlite3_stmt *st = store__stmt(c, ST_PING);
+  sqlite3_stmt *st = store__stmt(c, SQL_PING);
   if (!st)
     return BINK_EUNAVAIL;
   int rc = sqlite3_step(st);
@@ -686,7 +571,7 @@ static bink_rc store__account_row(store_conn *c, sqlite3_stmt *st,
 
 bink_rc store_account_insert(store_conn *c, bink_account *a,
                              const unsigned char token_hash[BINK_SHA256_LEN]) {
-  sqlite3_stmt *st = store__stmt(c, ST_ACCOUNT_INSERT);
+  sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
   if (bink_id_new_tag(a->tag) != BINK_OK)
@@ -714,7 +599,7 @@ bink_rc store_account_insert(store_conn *c, bink_account *a,
 }
 
 bink_rc store_account_get(store_conn *c, int64_t id, bink_account *out) {
-  sqlite3_stmt *st = store__stmt(c, ST_ACCOUNT_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
@@ -738,7 +623,7 @@ bink_rc store_account_get_ext(store_conn *c, const char *ext, size_t len,
 
 bink_rc store_account_by_username(store_conn *c, const char *username,
                                   size_t len, bink_account *out) {
-  sqlite3_stmt *st = store__stmt(c, ST_ACCOUNT_BY_USERNAME);
+  sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_BY_USERNAME);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_text(st, 1, username, (int)len, SQLITE_STATIC);
@@ -748,7 +633,7 @@ bink_rc store_account_by_username(store_conn *c, const char *username,
 bink_rc store_account_by_token(store_conn *c,
                                const unsigned char hash[BINK_SHA256_LEN],
                                bink_account *out) {
-  sqlite3_stmt *st = store__stmt(c, ST_ACCOUNT_BY_TOKEN);
+  sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_BY_TOKEN);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_blob(st, 1, hash, BINK_SHA256_LEN, SQLITE_STATIC);
@@ -771,7 +656,7 @@ bink_rc store_account_by_token(store_conn *c,
 }
 
 bink_rc store_account_update(store_conn *c, const bink_account *a) {
-  sqlite3_stmt *st = store__stmt(c, ST_ACCOUNT_UPDATE);
+  sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_UPDATE);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, a->id);
@@ -787,7 +672,7 @@ bink_rc store_account_update(store_conn *c, const bink_account *a) {
 
 bink_rc store_account_set_token(store_conn *c, int64_t id,
                                 const unsigned char hash[BINK_SHA256_LEN]) {
-  sqlite3_stmt *st = store__stmt(c, ST_ACCOUNT_SET_TOKEN);
+  sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_SET_TOKEN);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
@@ -798,7 +683,7 @@ bink_rc store_account_set_token(store_conn *c, int64_t id,
 bink_rc store_bots_of_owner(store_conn *c, int64_t owner_id,
                             json_t *(*render)(const bink_account *),
                             json_t *out_array) {
-  sqlite3_stmt *st = store__stmt(c, ST_BOTS_OF_OWNER);
+  sqlite3_stmt *st = store__stmt(c, SQL_BOTS_OF_OWNER);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, owner_id);
@@ -815,7 +700,7 @@ bink_rc store_bots_of_owner(store_conn *c, int64_t owner_id,
 
 bink_rc store_commands_get(store_conn *c, int64_t bot_id, char **json_text) {
   *json_text = NULL;
-  sqlite3_stmt *st = store__stmt(c, ST_COMMANDS_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_COMMANDS_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, bot_id);
@@ -835,7 +720,7 @@ bink_rc store_commands_get(store_conn *c, int64_t bot_id, char **json_text) {
 
 bink_rc store_commands_set(store_conn *c, int64_t bot_id,
                            const char *json_text) {
-  sqlite3_stmt *st = store__stmt(c, ST_COMMANDS_SET);
+  sqlite3_stmt *st = store__stmt(c, SQL_COMMANDS_SET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, bot_id);
@@ -874,7 +759,7 @@ static bink_rc store__group_row(store_conn *c, sqlite3_stmt *st,
 }
 
 bink_rc store_group_insert(store_conn *c, bink_group *g) {
-  sqlite3_stmt *st = store__stmt(c, ST_GROUP_INSERT);
+  sqlite3_stmt *st = store__stmt(c, SQL_GROUP_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
   if (bink_id_new_tag(g->tag) != BINK_OK)
@@ -896,7 +781,7 @@ bink_rc store_group_insert(store_conn *c, bink_group *g) {
 }
 
 bink_rc store_group_get(store_conn *c, int64_t id, bink_group *out) {
-  sqlite3_stmt *st = store__stmt(c, ST_GROUP_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_GROUP_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
@@ -918,7 +803,7 @@ bink_rc store_group_get_ext(store_conn *c, const char *ext, size_t len,
 
 bink_rc store_group_by_username(store_conn *c, const char *username,
                                 size_t len, bink_group *out) {
-  sqlite3_stmt *st = store__stmt(c, ST_GROUP_BY_USERNAME);
+  sqlite3_stmt *st = store__stmt(c, SQL_GROUP_BY_USERNAME);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_text(st, 1, username, (int)len, SQLITE_STATIC);
@@ -932,7 +817,7 @@ bink_rc store_member_get(store_conn *c, int64_t group_id, int64_t account_id,
   out->account_id = account_id;
   out->role = BINK_ROLE_NONE;
   out->muted_until = -1;
-  sqlite3_stmt *st = store__stmt(c, ST_MEMBER_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_MEMBER_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id);
@@ -952,7 +837,7 @@ bink_rc store_member_get(store_conn *c, int64_t group_id, int64_t account_id,
 }
 
 static bink_rc store__count_add(store_conn *c, int64_t group_id, int delta) {
-  sqlite3_stmt *st = store__stmt(c, ST_GROUP_COUNT_ADD);
+  sqlite3_stmt *st = store__stmt(c, SQL_GROUP_COUNT_ADD);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id);
@@ -961,7 +846,7 @@ static bink_rc store__count_add(store_conn *c, int64_t group_id, int delta) {
 }
 
 bink_rc store_member_insert(store_conn *c, const bink_member *m) {
-  sqlite3_stmt *st = store__stmt(c, ST_MEMBER_INSERT);
+  sqlite3_stmt *st = store__stmt(c, SQL_MEMBER_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, m->group_id);
@@ -975,7 +860,7 @@ bink_rc store_member_insert(store_conn *c, const bink_member *m) {
 
 bink_rc store_member_delete(store_conn *c, int64_t group_id,
                             int64_t account_id) {
-  sqlite3_stmt *st = store__stmt(c, ST_MEMBER_DELETE);
+  sqlite3_stmt *st = store__stmt(c, SQL_MEMBER_DELETE);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id);
@@ -988,10 +873,10 @@ bink_rc store_member_delete(store_conn *c, int64_t group_id,
   return store__count_add(c, group_id, -1);
 }
 
-static bink_rc store__member_update(store_conn *c, enum store__stmt_id id,
+static bink_rc store__member_update(store_conn *c, const char *sql,
                                     int64_t group_id, int64_t account_id,
                                     int64_t value) {
-  sqlite3_stmt *st = store__stmt(c, id);
+  sqlite3_stmt *st = store__stmt(c, sql);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id);
@@ -1005,13 +890,13 @@ static bink_rc store__member_update(store_conn *c, enum store__stmt_id id,
 
 bink_rc store_member_set_role(store_conn *c, int64_t group_id,
                               int64_t account_id, bink_role role) {
-  return store__member_update(c, ST_MEMBER_SET_ROLE, group_id, account_id,
+  return store__member_update(c, SQL_MEMBER_SET_ROLE, group_id, account_id,
                               (int64_t)role);
 }
 
 bink_rc store_member_set_mute(store_conn *c, int64_t group_id,
                               int64_t account_id, int64_t muted_until) {
-  return store__member_update(c, ST_MEMBER_SET_MUTE, group_id, account_id,
+  return store__member_update(c, SQL_MEMBER_SET_MUTE, group_id, account_id,
                               muted_until);
 }
 
@@ -1019,7 +904,7 @@ bink_rc store_members_list(store_conn *c, int64_t group_id,
                            json_t *(*render)(const bink_account *,
                                              const bink_member *),
                            json_t *out_array) {
-  sqlite3_stmt *st = store__stmt(c, ST_MEMBERS_LIST);
+  sqlite3_stmt *st = store__stmt(c, SQL_MEMBERS_LIST);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id);
@@ -1066,7 +951,7 @@ static bink_rc store__dm_row(store_conn *c, sqlite3_stmt *st, bink_dm *out) {
 
 bink_rc store_dm_get(store_conn *c, int64_t a, int64_t b, bink_dm *out) {
   memset(out, 0, sizeof *out);
-  sqlite3_stmt *st = store__stmt(c, ST_DM_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_DM_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, a < b ? a : b);
@@ -1076,7 +961,7 @@ bink_rc store_dm_get(store_conn *c, int64_t a, int64_t b, bink_dm *out) {
 
 bink_rc store_dm_get_id(store_conn *c, int64_t id, bink_dm *out) {
   memset(out, 0, sizeof *out);
-  sqlite3_stmt *st = store__stmt(c, ST_DM_GET_ID);
+  sqlite3_stmt *st = store__stmt(c, SQL_DM_GET_ID);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
@@ -1088,7 +973,7 @@ bink_rc store_dm_open(store_conn *c, int64_t a, int64_t b, int64_t now,
   bink_rc r = store_dm_get(c, a, b, out);
   if (r != BINK_ENOTFOUND)
     return r;
-  sqlite3_stmt *st = store__stmt(c, ST_DM_INSERT);
+  sqlite3_stmt *st = store__stmt(c, SQL_DM_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, a < b ? a : b);
@@ -1101,7 +986,7 @@ bink_rc store_dm_open(store_conn *c, int64_t a, int64_t b, int64_t now,
 }
 
 bink_rc store_dm_update(store_conn *c, const bink_dm *d) {
-  sqlite3_stmt *st = store__stmt(c, ST_DM_UPDATE);
+  sqlite3_stmt *st = store__stmt(c, SQL_DM_UPDATE);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, d->id);
@@ -1144,7 +1029,7 @@ static bool store__load_message(sqlite3_stmt *st, bink_message *m) {
 }
 
 bink_rc store_message_insert(store_conn *c, bink_message *m) {
-  sqlite3_stmt *st = store__stmt(c, ST_MESSAGE_INSERT);
+  sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
   if (bink_id_new_tag(m->tag) != BINK_OK)
@@ -1184,7 +1069,7 @@ bink_rc store_message_get_ext(store_conn *c, const char *ext, size_t len,
   char tag[BINK_ID_TAG_LEN + 1];
   if (!bink_id_parse(ext, len, &kind, &n, tag) || kind != BINK_ID_MSG)
     return BINK_ENOTFOUND;
-  sqlite3_stmt *st = store__stmt(c, ST_MESSAGE_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, n);
@@ -1206,7 +1091,7 @@ bink_rc store_message_get_ext(store_conn *c, const char *ext, size_t len,
 }
 
 bink_rc store_message_update(store_conn *c, const bink_message *m) {
-  sqlite3_stmt *st = store__stmt(c, ST_MESSAGE_UPDATE);
+  sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_UPDATE);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, m->id);
@@ -1217,7 +1102,7 @@ bink_rc store_message_update(store_conn *c, const bink_message *m) {
 }
 
 bink_rc store_message_tombstone(store_conn *c, int64_t id, int64_t now) {
-  sqlite3_stmt *st = store__stmt(c, ST_MESSAGE_TOMBSTONE);
+  sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_TOMBSTONE);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
@@ -1230,7 +1115,7 @@ bink_rc store_history(store_conn *c, int64_t group_id, int64_t dm_id,
                       json_t *(*render)(const bink_message *),
                       json_t *out_array, bool *more) {
   sqlite3_stmt *st =
-      store__stmt(c, group_id > 0 ? ST_HISTORY_GROUP : ST_HISTORY_DM);
+      store__stmt(c, group_id > 0 ? SQL_HISTORY_GROUP : SQL_HISTORY_DM);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id > 0 ? group_id : dm_id);
@@ -1266,7 +1151,7 @@ static bink_rc store__message_by_id(store_conn *c, int64_t id,
   memset(out, 0, sizeof *out);
   if (id <= 0)
     return BINK_OK;
-  sqlite3_stmt *st = store__stmt(c, ST_MESSAGE_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
@@ -1281,9 +1166,9 @@ static bink_rc store__message_by_id(store_conn *c, int64_t id,
   return r;
 }
 
-static bink_rc store__count(store_conn *c, enum store__stmt_id id, int64_t a,
+static bink_rc store__count(store_conn *c, const char *sql, int64_t a,
                             int64_t b, int64_t cc, int64_t *out) {
-  sqlite3_stmt *st = store__stmt(c, id);
+  sqlite3_stmt *st = store__stmt(c, sql);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, a);
@@ -1314,7 +1199,7 @@ bink_rc store_chats(store_conn *c, int64_t account_id,
    * last message and unread count after the cursor is done. */
   int64_t *read_marks = NULL;
   for (int pass = 0; pass < 2 && r == BINK_OK; pass++) {
-    sqlite3_stmt *st = store__stmt(c, pass == 0 ? ST_CHATS_GROUPS : ST_CHATS_DMS);
+    sqlite3_stmt *st = store__stmt(c, pass == 0 ? SQL_CHATS_GROUPS : SQL_CHATS_DMS);
     if (!st) {
       r = BINK_EUNAVAIL;
       break;
@@ -1372,7 +1257,7 @@ bink_rc store_chats(store_conn *c, int64_t account_id,
     }
     r = store__message_by_id(c, last, &row->last);
     if (r == BINK_OK)
-      r = store__count(c, row->is_group ? ST_UNREAD_GROUP : ST_UNREAD_DM, chat,
+      r = store__count(c, row->is_group ? SQL_UNREAD_GROUP : SQL_UNREAD_DM, chat,
                        read_marks[i], account_id, &row->unread);
     if (!row->is_group)
       row->group.id = 0;
@@ -1392,7 +1277,7 @@ bink_rc store_chats(store_conn *c, int64_t account_id,
 bink_rc store_mark_read(store_conn *c, int64_t account_id, int64_t group_id,
                         int64_t dm_id, int64_t upto) {
   sqlite3_stmt *st =
-      store__stmt(c, group_id > 0 ? ST_MARK_READ_GROUP : ST_MARK_READ_DM);
+      store__stmt(c, group_id > 0 ? SQL_MARK_READ_GROUP : SQL_MARK_READ_DM);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id > 0 ? group_id : dm_id);
@@ -1408,7 +1293,7 @@ bink_rc store_idem_get(store_conn *c, int64_t caller_id, const char *key,
                        int64_t now, int64_t max_age,
                        unsigned char hash[BINK_SHA256_LEN], char **response) {
   *response = NULL;
-  sqlite3_stmt *st = store__stmt(c, ST_IDEM_GET);
+  sqlite3_stmt *st = store__stmt(c, SQL_IDEM_GET);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, caller_id);
@@ -1433,7 +1318,7 @@ bink_rc store_idem_get(store_conn *c, int64_t caller_id, const char *key,
 bink_rc store_idem_put(store_conn *c, int64_t caller_id, const char *key,
                        const unsigned char hash[BINK_SHA256_LEN],
                        const char *response, int64_t now) {
-  sqlite3_stmt *st = store__stmt(c, ST_IDEM_PUT);
+  sqlite3_stmt *st = store__stmt(c, SQL_IDEM_PUT);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, caller_id);
