@@ -39,7 +39,9 @@ typedef enum http_auth {
 
 enum {
   HTTP_ROUTE_GET = 1 << 0,     /* also GET with a query string (read-only) */
-  HTTP_ROUTE_GET_ONLY = 1 << 1 /* GET only (health, static) */
+  HTTP_ROUTE_GET_ONLY = 1 << 1, /* GET only (health, static) */
+  HTTP_ROUTE_PREFIX = 1 << 2    /* path is a prefix: "/file/" matches
+                                   "/file/<id>" */
 };
 
 typedef struct http_route {
@@ -116,6 +118,29 @@ void http_body_hash(http_req *r, unsigned char out[32]);
  * the request is resumed and cont(r) runs with r->job.rc and r->job.err
  * holding the outcome. */
 bink_rc http_defer(http_req *r, store_job_fn fn, void *arg, http_handler cont);
+
+/* Suspends the request without a store job (a long poll, a stream): no
+ * thread waits. cont(r) runs once someone calls http_resume(r), which must
+ * happen exactly once, from any thread. Returns BINK_AGAIN. */
+bink_rc http_suspend(http_req *r, http_handler cont);
+void http_resume(http_req *r);
+
+/* A reply that is not the envelope (file bytes, an event stream, a page).
+ * The layer adds X-Request-Id and queues it with `status`; it takes the
+ * response over (destroys it) in every case. Returns BINK_OK. */
+struct MHD_Response;
+bink_rc http_reply_raw(http_req *r, unsigned status, struct MHD_Response *resp);
+
+/* A request header (case-insensitive name), or NULL. */
+const char *http_header(http_req *r, const char *name);
+
+/* The request path as sent (percent-decoded, not lower-cased), for routes
+ * that carry an id (HTTP_ROUTE_PREFIX). */
+const char *http_path(http_req *r);
+
+/* The connection, for libmicrohttpd calls a handler needs (post processor,
+ * connection info). */
+struct MHD_Connection *http_connection(http_req *r);
 
 /* ---- the server ---- */
 typedef struct http_server http_server;

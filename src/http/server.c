@@ -69,6 +69,9 @@ struct http_req__private {
   struct timespec started;
   char method[16];
   char path[HTTP__PATH_MAX]; /* lower case, for routing and the log */
+  char raw_path[HTTP__PATH_MAX]; /* as sent */
+  struct MHD_Response *raw;  /* http_reply_raw() */
+  unsigned raw_status;
   int status;
   uint64_t bytes_out;
 
@@ -508,6 +511,16 @@ static bink_rc http__authenticate(http_req *r) {
 
 static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
   struct http_req__private *p = r->priv;
+  if (rc == BINK_OK && p->raw) {
+    struct MHD_Response *raw = p->raw;
+    p->raw = NULL;
+    MHD_add_response_header(raw, "X-Request-Id", r->request_id);
+    p->status = (int)p->raw_status;
+    p->phase = PH_DONE;
+    enum MHD_Result ret = MHD_queue_response(p->conn, p->raw_status, raw);
+    MHD_destroy_response(raw);
+    return ret;
+  }
   int status = rc == BINK_OK ? 200 : (int)rc;
   const char *msg = "ok";
   if (rc != BINK_OK) {
@@ -586,13 +599,51 @@ bink_rc http_defer(http_req *r, store_job_fn fn, void *arg,
   return BINK_AGAIN;
 }
 
+bink_rc http_suspend(http_req *r, http_handler cont) {
+  r->cont = cont;
+  r->job.rc = BINK_OK;
+  r->priv->phase = PH_WAIT;
+  MHD_suspend_connection(r->priv->conn);
+  return BINK_AGAIN;
+}
+
+void http_resume(http_req *r) {
+  r->priv->phase = PH_RESUMED;
+  MHD_resume_connection(r->priv->conn);
+}
+
+bink_rc http_reply_raw(http_req *r, unsigned status,
+                       struct MHD_Response *resp) {
+  if (!resp)
+    return http_fail(r, BINK_EINTERNAL, "out of memory");
+  if (r->priv->raw)
+    MHD_destroy_response(r->priv->raw);
+  r->priv->raw = resp;
+  r->priv->raw_status = status;
+  return BINK_OK;
+}
+
+const char *http_header(http_req *r, const char *name) {
+  return MHD_lookup_connection_value(r->priv->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_path(http_req *r) { return r->priv->raw_path; }
+
+struct MHD_Connection *http_connection(http_req *r) { return r->priv->conn; }
+
 /* ---------------------------------------------------------------------- */
 /* Request phases                                                          */
 
 static const http_route *http__route(http_server *s, const char *path) {
-  for (const http_route *rt = s->routes; rt->path; rt++)
-    if (strcmp(rt->path, path) == 0)
+  for (const http_route *rt = s->routes; rt->path; rt++) {
+    if (rt->flags & HTTP_ROUTE_PREFIX) {
+      size_t n = strlen(rt->path);
+      if (strncmp(rt->path, path, n) == 0 && path[n] != '\0')
+        return rt;
+    } else if (strcmp(rt->path, path) == 0) {
       return rt;
+    }
+  }
   return NULL;
 }
 
@@ -628,6 +679,8 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
     p->path[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)tolower(ch);
   }
   p->path[n] = '\0';
+  memcpy(p->raw_path, url, n);
+  p->raw_path[n] = '\0';
   http__request_id(r);
 
   r->route = http__route(p->server, p->path);
@@ -816,6 +869,8 @@ static void http__completed(void *cls, struct MHD_Connection *conn,
   json_decref(p->owned);
   json_decref(r->data);
   json_decref(r->out);
+  if (p->raw)
+    MHD_destroy_response(p->raw);
   free(p->body);
   free(p->form_val);
   while (p->blocks) {
