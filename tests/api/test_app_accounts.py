@@ -240,3 +240,25 @@ def test_updatebot_display_name_limits(api, world):
     api.err("/app/updatebot", world.owner.token, 400, "display_name",
             json={"bot_id": world.bot.id, "display_name": "é" * 65})
     assert api.ok("/bot/getme", world.bot.token, {})["display_name"] == "é" * 64
+
+
+def test_updatebot_wrong_type_names_field(api, world):
+    api.err("/app/updatebot", world.owner.token, 400, "privacy_mode",
+            json={"bot_id": world.bot.id, "privacy_mode": "no"})
+    api.err("/app/updatebot", world.owner.token, 400, "display_name",
+            json={"bot_id": world.bot.id, "display_name": 7})
+
+
+def test_revoketoken_twice_invalidates_every_earlier_token(api, world):
+    t1 = api.ok("/app/revoketoken", world.owner.token, {"bot_id": world.bot.id})["token"]
+    t2 = api.ok("/app/revoketoken", world.owner.token, {"bot_id": world.bot.id})["token"]
+    api.server.tokens.update({t1, t2})
+    assert len({world.bot.token, t1, t2}) == 3
+    for old in (world.bot.token, t1):
+        assert api.err("/bot/getme", old, 401, json={}) == "invalid bot token"
+    assert api.ok("/bot/getme", t2, {})["bot_id"] == world.bot.id
+
+
+def test_register_display_name_wrong_type(api):
+    api.err("/app/register", None, 400, "display_name",
+            json={"username": uname(), "display_name": ["x"]})

@@ -4,7 +4,7 @@ mutemember/unmutemember."""
 import json
 import time
 
-from conftest import unknown_like
+from conftest import assert_error, unknown_like
 
 NOT_STARTED = "the user has not started a chat with this bot"
 
@@ -518,3 +518,42 @@ def test_mute_other_bot_member(api, admin_world):
     api.ok("/bot/mutemember", w.bot.token, {"group_id": w.group, "user_id": other.id, "duration": 0})
     api.err("/bot/sendmessage", other.token, 403,
             json={"group_id": w.group, "message_type": "text", "content": "muted"})
+
+
+# ---------------------------------------------------------------- more edges
+def test_removed_bot_loses_group_access(api, world):
+    m = api.bot_send(world.bot.token, "before removal", group_id=world.group)
+    api.ok("/app/removemember", world.owner.token, {"group_id": world.group, "user_id": world.bot.id})
+    api.err("/bot/getgroup", world.bot.token, 403, json={"group_id": world.group})
+    # and it no longer acts in that group, not even on its own old messages' chat
+    s, b = api.call("/bot/sendmessage", world.bot.token,
+                    json={"group_id": world.group, "message_type": "text", "content": "x",
+                          "reply_to_id": m["message_id"]})
+    assert_error(s, b, 403)
+
+
+def test_tombstone_loses_keyboard_and_content(api, world):
+    secret = "cbsecret" + world.bot.id[-6:]
+    m = api.bot_send(world.bot.token, "with keys", group_id=world.group,
+                     extra={"inline_keyboard": [[{"text": "Key text", "callback_data": secret}]]})
+    api.ok("/bot/deletemessage", world.bot.token, {"message_id": m["message_id"]})
+    t = api.find(world.owner.token, m["message_id"], group_id=world.group)
+    dumped = json.dumps(t, ensure_ascii=False)
+    assert t["deleted"] is True
+    assert secret not in dumped and "Key text" not in dumped and "with keys" not in dumped
+
+
+def test_mute_duration_out_of_int64_is_400(api, admin_world):
+    w = admin_world
+    u = api.user()
+    api.addmember(w.owner.token, w.group, u.id)
+    raw = ('{"group_id":"%s","user_id":"%s","duration":100000000000000000000}' % (w.group, u.id))
+    r = api.request("POST", "/bot/mutemember", w.bot.token, data=raw.encode(),
+                    headers={"Content-Type": "application/json"})
+    assert_error(r.status_code, api.body_of(r), 400, "duration")
+    api.app_send(u.token, "not muted", group_id=w.group)
+
+
+def test_user_token_on_bot_api_reads_invalid_bot_token(api, world):
+    # bot-api.md: an unknown token is "invalid bot token"; a user token is no bot token
+    assert api.err("/bot/getme", world.owner.token, 401, json={}) == "invalid bot token"

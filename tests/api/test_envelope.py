@@ -339,6 +339,7 @@ def test_request_is_logged_with_its_request_id(api, world):
     line = api.server.wait_log(rid)
     assert line is not None, f"no log line carries request id {rid}"
     assert "/bot/getme" in line.lower() and "200" in line
+    assert world.bot.id in line, f"the caller is not in the log line: {line!r}"
     assert world.bot.token not in line
 
 
@@ -635,3 +636,32 @@ def test_idempotency_key_too_long_is_400(api, world):
     api.err("/bot/sendmessage", world.bot.token, 400, json=payload,
             headers={"Idempotency-Key": "k" * 129})
     assert api.history_ids(world.owner.token, group_id=world.group) == mid
+
+
+def test_malformed_utf8_variants_are_400(api, world):
+    before = api.history_ids(world.owner.token, group_id=world.group)
+    head = b'{"group_id":"' + world.group.encode() + b'","message_type":"text","content":"'
+    for bad in (b"\xc0\xaf",          # overlong '/'
+                b"\xed\xa0\xbd",       # a UTF-16 surrogate encoded in UTF-8
+                b"\xf4\x90\x80\x80",   # above U+10FFFF
+                b"\xe2\x82",           # truncated sequence
+                b"\xff"):
+        r = api.request("POST", "/bot/sendmessage", world.bot.token, data=head + bad + b'"}',
+                        headers={"Content-Type": "application/json"})
+        assert_error(r.status_code, api.body_of(r), 400)
+    assert api.history_ids(world.owner.token, group_id=world.group) == before
+
+
+def test_invalid_utf8_in_query_string_is_400(api, world):
+    r = requests.get(api.url("/bot/getgroup?group_id=group_%E9"),
+                     headers={"Authorization": "Bearer " + world.bot.token})
+    assert_error(r.status_code, api.body_of(r), 400)
+
+
+def test_nul_in_form_body_is_400(api, world):
+    before = api.history_ids(world.owner.token, group_id=world.group)
+    raw = b"group_id=" + world.group.encode() + b"&message_type=text&content=a%00b"
+    r = api.request("POST", "/bot/sendmessage", world.bot.token, data=raw,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(r.status_code, api.body_of(r), 400, "content")
+    assert api.history_ids(world.owner.token, group_id=world.group) == before

@@ -297,3 +297,38 @@ def test_app_mute_with_duration_sets_end_time(api):
     now = time.time()
     d = api.ok("/app/mutemember", owner.token, {"group_id": gid, "user_id": u.id, "duration": 3600})
     assert abs(d["muted_until"] - (now + 3600)) < 60
+
+
+def test_setadmin_non_member_is_404(api):
+    owner = api.user()
+    outsider = api.user()
+    gid = api.creategroup(owner.token)
+    api.err("/app/setadmin", owner.token, 404, json={"group_id": gid, "user_id": outsider.id, "admin": True})
+
+
+def test_app_mute_of_admin_by_owner_is_403(api):
+    owner = api.user()
+    adm = api.user()
+    gid = api.creategroup(owner.token)
+    api.addmember(owner.token, gid, adm.id)
+    api.setadmin(owner.token, gid, adm.id, True)
+    api.err("/app/mutemember", owner.token, 403, json={"group_id": gid, "user_id": adm.id, "duration": 0})
+    api.app_send(adm.token, "admin speaks", group_id=gid)
+
+
+def test_app_form_bodies(api):
+    name = uname()
+    r = api.request("POST", "/app/register", data={"username": name, "display_name": "Form ✓"})
+    assert r.status_code == 200, r.text
+    d = r.json()["data"]
+    api.server.tokens.add(d["token"])
+    assert d["username"] == name and d["display_name"] == "Form ✓"
+    r = api.request("POST", "/app/creategroup", d["token"], data={"title": "Form group", "public": "true"})
+    assert r.status_code == 200, r.text
+    gid = r.json()["data"]["group_id"]
+    other = api.user()
+    api.ok("/app/joingroup", other.token, {"group_id": gid})  # public came through as a boolean
+    r = api.request("POST", "/app/sendmessage", other.token,
+                    data={"group_id": gid, "message_type": "text", "content": "表单"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["content"] == "表单"

@@ -65,7 +65,7 @@ def test_text_limit_counts_code_points_not_bytes_or_utf16(api, world):
 
 def test_whitespace_only_text_refused(api, world):
     before = api.history_ids(world.owner.token, group_id=world.group)
-    for blank in (" ", "\n\t  \r\n", "\u3000\u2003\u00a0", ""):
+    for blank in (" ", "\n\t  \r\n", "\u3000\u2003\u00a0", "\u2028\u0085\u202f", ""):
         api.err("/bot/sendmessage", world.bot.token, 400, "content",
                 json={"group_id": world.group, "message_type": "text", "content": blank})
     api.err("/bot/sendmessage", world.bot.token, 400, "content",

@@ -116,7 +116,7 @@ def test_demo_runs_the_seed_example(tmp_path):
     s.start()
     try:
         demo = json.load(open(os.path.join(data, "demo.json")))
-        assert demo["bot_token"] in s.log_text()  # printed on stdout for the user
+        assert s.wait_log(demo["bot_token"])  # printed on stdout for the user
         # The seed's curl example, only the base URL and token changed.
         r = requests.post(s.base + "/bot/sendmessage",
                           headers={"Authorization": "Bearer " + demo["bot_token"],
@@ -136,7 +136,7 @@ def test_demo_runs_the_seed_example(tmp_path):
     s2 = Server(data, ["--demo"])
     s2.start()
     try:
-        assert demo["bot_token"] in s2.log_text()
+        assert s2.wait_log(demo["bot_token"])
         assert Api(s2).ok("/bot/getme", demo["bot_token"])["username"] == "demo_bot"
     finally:
         assert s2.stop() == 0
