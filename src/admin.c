@@ -15,6 +15,7 @@
 
 #include "core/render.h"
 #include "log.h"
+#include "svc/files.h"
 #include "svc/svc.h"
 
 static bink_str admin__str(const char *s) {
@@ -78,7 +79,25 @@ static bink_rc admin__bot_add_job(store_conn *c, void *arg, bink_err *err) {
   return svc_update_bot_job(c, &op, err);
 }
 
+/* `binkd stickers import DIR [--set NAME]` (server.md): one line per
+ * imported sticker on stdout (id, set, emoji, file), problems on stderr. */
+static int admin__stickers(const binkd_config *cfg, store *st) {
+  if (cfg->nargs != 3 || strcmp(cfg->args[1], "import") != 0) {
+    fprintf(stderr, "usage: binkd stickers import DIR [--set NAME]\n");
+    return 2;
+  }
+  if (files_prepare_dirs(cfg->data) != 0)
+    return 1;
+  int n = files_import_stickers(st, cfg->data, cfg->args[2], cfg->set, stdout);
+  if (n < 0)
+    return 1;
+  fprintf(stderr, "imported %d sticker(s) from %s\n", n, cfg->args[2]);
+  return n > 0 ? 0 : 1;
+}
+
 int admin_run(const binkd_config *cfg, store *st, const bink_limits *limits) {
+  if (strcmp(cfg->args[0], "stickers") == 0)
+    return admin__stickers(cfg, st);
   bool user = strcmp(cfg->args[0], "user") == 0;
   bool bot = strcmp(cfg->args[0], "bot") == 0;
   if (!(user || bot) || cfg->nargs != 3 || strcmp(cfg->args[1], "add") != 0) {

@@ -11,6 +11,7 @@
 /* Runs `binkd user add USERNAME [--display-name NAME]` or `binkd bot add
  * USERNAME --owner USERNAME [--display-name NAME] [--webhook URL]` from
  * cfg->args: prints the new token on stdout (and nothing else there).
+ * Also `binkd stickers import DIR [--set NAME]` (svc/files.h).
  * Returns the process exit status: 0, 1 on a refusal, 2 on usage errors. */
 int admin_run(const binkd_config *cfg, store *st, const bink_limits *limits);
 

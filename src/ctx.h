@@ -10,10 +10,20 @@
 #include "core/rules.h"
 #include "store/store.h"
 
+struct ev_waiters;
+struct ev_dispatcher;
+
 typedef struct binkd_ctx {
   const binkd_config *cfg;
   store *st;
   bink_limits limits;
+  struct ev_waiters *waiters;       /* parked long polls and clicks */
+  struct ev_dispatcher *dispatcher; /* webhook delivery */
+  /* The public base URL without a trailing '/' (--public-url, or the URL
+   * of the port actually bound when --listen asked for port 0), for
+   * download_url. Set by main() once the server listens, before it
+   * announces the address; NULL until then (use cfg->public_url). */
+  _Atomic(const char *) public_base;
 } binkd_ctx;
 
 #endif

@@ -2,6 +2,7 @@
  * main.c: binkd's entry point: configuration, the operator commands, and
  * the server's start and graceful stop (SIGTERM/SIGINT).
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,10 +13,26 @@
 #include "api/api.h"
 #include "config.h"
 #include "ctx.h"
+#include "events/dispatcher.h"
+#include "events/waiters.h"
 #include "log.h"
 #include "store/store.h"
+#include "svc/files.h"
 
 #define BINKD_GRACE_SECONDS 10
+
+/* After every commit: wake the long polls and clicks it concerns, and the
+ * webhook dispatcher when a bot got an event. */
+static void main__on_commit(void *arg, const uint64_t *keys, size_t n) {
+  binkd_ctx *ctx = arg;
+  if (ctx->waiters)
+    ev_waiters_wake(ctx->waiters, keys, n);
+  for (size_t i = 0; i < n; i++)
+    if (STORE_WAKE_KIND(keys[i]) == STORE_WAKE_KIND(STORE_WAKE_BOT(0))) {
+      ev_dispatcher_wake(ctx->dispatcher);
+      break;
+    }
+}
 
 static int main__mkdir(const char *path) {
   if (mkdir(path, 0700) == 0 || errno == EEXIST)
@@ -23,6 +40,20 @@ static int main__mkdir(const char *path) {
   fprintf(stderr, "binkd: cannot create data directory %s: %s\n", path,
           strerror(errno));
   return -1;
+}
+
+/* The stop order matters: parked requests are ended first so that the HTTP
+ * server can drain, the dispatcher stops while the store's writer can
+ * still record its last outcomes, and the store goes last. */
+static void main__shutdown(binkd_ctx *ctx, http_server *server) {
+  ev_waiters_shutdown(ctx->waiters);
+  http_server_stop(server, BINKD_GRACE_SECONDS);
+  ev_dispatcher_stop(ctx->dispatcher);
+  ctx->dispatcher = NULL;
+  store_close(ctx->st);
+  ev_waiters_free(ctx->waiters);
+  ctx->waiters = NULL;
+  curl_global_cleanup();
 }
 
 int main(int argc, char **argv) {
@@ -65,11 +96,31 @@ int main(int argc, char **argv) {
     return status;
   }
 
+  /* The file store's directories, leftovers of a crash, and the default
+   * sticker set on first start (svc/files.h). */
+  if (files_prepare_dirs(cfg.data) != 0) {
+    store_close(ctx.st);
+    return 1;
+  }
+  if (files_install_default_stickers(ctx.st, cfg.data) != BINK_OK)
+    binkd_log(BINKD_LOG_WARN, "the default sticker set is not installed");
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  store_set_commit_hook(ctx.st, main__on_commit, &ctx);
+  ctx.waiters = ev_waiters_new();
+  if (!ctx.waiters ||
+      ev_dispatcher_start(ctx.st, &cfg, &ctx.dispatcher, &e) != BINK_OK) {
+    fprintf(stderr, "binkd: %s\n", ctx.waiters ? e.msg : "out of memory");
+    ev_waiters_free(ctx.waiters);
+    store_close(ctx.st);
+    curl_global_cleanup();
+    return 1;
+  }
   http_server *server = NULL;
   int port = 0;
   if (http_server_start(&ctx, api_routes, &server, &port, &e) != BINK_OK) {
     fprintf(stderr, "binkd: %s\n", e.msg);
-    store_close(ctx.st);
+    main__shutdown(&ctx, NULL);
     return 1;
   }
   /* With port 0 the derived public URL names the port actually bound. */
@@ -81,9 +132,9 @@ int main(int argc, char **argv) {
     snprintf(base, sizeof base, "%s", cfg.public_url);
   while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
     base[strlen(base) - 1] = '\0';
+  ctx.public_base = base; /* atomic store; base outlives the server */
   if (cfg.demo && admin_demo(&cfg, ctx.st, &ctx.limits, base) != 0) {
-    http_server_stop(server, 0);
-    store_close(ctx.st);
+    main__shutdown(&ctx, server);
     return 1;
   }
   const char *colon = strrchr(cfg.listen, ':');
@@ -96,6 +147,7 @@ int main(int argc, char **argv) {
   binkd_log(BINKD_LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   http_server_stop(server, BINKD_GRACE_SECONDS);
   store_close(ctx.st);
+  files_shutdown();
   binkd_log(BINKD_LOG_INFO, "stopped");
   return 0;
 }

@@ -74,4 +74,13 @@ bink_rc api_app_commands(http_req *r);
 bink_rc api_app_blockbot(http_req *r);
 bink_rc api_healthz(http_req *r);
 
+bink_rc api_bot_getupdates(http_req *r);
+bink_rc api_bot_setwebhook(http_req *r);
+bink_rc api_bot_deletewebhook(http_req *r);
+bink_rc api_bot_getwebhookinfo(http_req *r);
+bink_rc api_bot_answercallback(http_req *r);
+bink_rc api_app_clickbutton(http_req *r);
+bink_rc api_app_deliveries(http_req *r);
+bink_rc api_app_redeliver(http_req *r);
+
 #endif

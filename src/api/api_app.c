@@ -4,6 +4,7 @@
 #include "api/api.h"
 #include "core/render.h"
 #include "ctx.h"
+#include "events/target.h"
 #include "log.h"
 
 bink_rc api_app_register(http_req *r) {
@@ -62,6 +63,10 @@ bink_rc api_app_updatebot(http_req *r) {
                           &op->privacy_mode));
   API_TRY(http_param_int(r, "max_connections", false,
                          &op->has_max_connections, &op->max_connections));
+  if (op->webhook_url.p && op->webhook_url.n)
+    API_TRY(ev_webhook_target_check("webhook_url", op->webhook_url.p,
+                                    r->ctx->cfg->allow_private_webhooks,
+                                    &r->err));
   return http_defer(r, svc_update_bot_job, op, api_reply_out);
 }
 

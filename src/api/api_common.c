@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/api_files.h"
 #include "ctx.h"
 
 const http_route api_routes[] = {
@@ -17,6 +18,12 @@ const http_route api_routes[] = {
      HTTP_ROUTE_GET},
     {"/bot/mutemember", api_mutemember, HTTP_AUTH_BOT, 0},
     {"/bot/unmutemember", api_unmutemember, HTTP_AUTH_BOT, 0},
+    {"/bot/getupdates", api_bot_getupdates, HTTP_AUTH_BOT, HTTP_ROUTE_GET},
+    {"/bot/setwebhook", api_bot_setwebhook, HTTP_AUTH_BOT, 0},
+    {"/bot/deletewebhook", api_bot_deletewebhook, HTTP_AUTH_BOT, 0},
+    {"/bot/getwebhookinfo", api_bot_getwebhookinfo, HTTP_AUTH_BOT,
+     HTTP_ROUTE_GET},
+    {"/bot/answercallback", api_bot_answercallback, HTTP_AUTH_BOT, 0},
     /* App API (app-api.md) */
     {"/app/register", api_app_register, HTTP_AUTH_NONE, 0},
     {"/app/me", api_app_me, HTTP_AUTH_USER, 0},
@@ -42,6 +49,17 @@ const http_route api_routes[] = {
     {"/app/history", api_app_history, HTTP_AUTH_USER, 0},
     {"/app/commands", api_app_commands, HTTP_AUTH_USER, 0},
     {"/app/blockbot", api_app_blockbot, HTTP_AUTH_USER, 0},
+    {"/app/clickbutton", api_app_clickbutton, HTTP_AUTH_USER, 0},
+    {"/app/deliveries", api_app_deliveries, HTTP_AUTH_USER, 0},
+    {"/app/redeliver", api_app_redeliver, HTTP_AUTH_USER, 0},
+    /* files and stickers (api_files.h) */
+    {"/bot/uploadfile", api_uploadfile, HTTP_AUTH_BOT, HTTP_ROUTE_UPLOAD},
+    {"/bot/getfile", api_getfile, HTTP_AUTH_BOT, HTTP_ROUTE_GET},
+    {"/app/uploadfile", api_uploadfile, HTTP_AUTH_USER, HTTP_ROUTE_UPLOAD},
+    {"/app/getfile", api_getfile, HTTP_AUTH_USER, HTTP_ROUTE_GET},
+    {"/app/stickers", api_app_stickers, HTTP_AUTH_USER, HTTP_ROUTE_GET},
+    {"/file/", api_file_download, HTTP_AUTH_NONE,
+     HTTP_ROUTE_PREFIX | HTTP_ROUTE_GET_ONLY},
     /* operations */
     {"/healthz", api_healthz, HTTP_AUTH_NONE, HTTP_ROUTE_GET_ONLY},
     {NULL, NULL, HTTP_AUTH_NONE, 0},

@@ -40,8 +40,11 @@ typedef enum http_auth {
 enum {
   HTTP_ROUTE_GET = 1 << 0,     /* also GET with a query string (read-only) */
   HTTP_ROUTE_GET_ONLY = 1 << 1, /* GET only (health, static) */
-  HTTP_ROUTE_PREFIX = 1 << 2    /* path is a prefix: "/file/" matches
+  HTTP_ROUTE_PREFIX = 1 << 2,   /* path is a prefix: "/file/" matches
                                    "/file/<id>" */
+  HTTP_ROUTE_UPLOAD = 1 << 3    /* takes multipart/form-data (RFC 7578)
+                                   only, streamed to a temporary file: see
+                                   http_upload_info() */
 };
 
 typedef struct http_route {
@@ -73,6 +76,7 @@ struct http_req {
 
   /* Deferred write: */
   json_t *out;               /* the operation's result (owned) */
+  void *state;               /* the handler's, kept across suspensions */
   store_job job;
   http_handler cont;
 
@@ -141,6 +145,35 @@ const char *http_path(http_req *r);
 /* The connection, for libmicrohttpd calls a handler needs (post processor,
  * connection info). */
 struct MHD_Connection *http_connection(http_req *r);
+
+/* ---- uploads (HTTP_ROUTE_UPLOAD) ----
+ * The body of an upload route must be multipart/form-data (else 415). It
+ * is never buffered: libmicrohttpd's post processor splits it into parts
+ * and the bytes of the first part named `file` are written, as they
+ * arrive, to a temporary file in <data>/tmp while their SHA-256 is
+ * computed (OpenSSL EVP). Other parts are ignored. More than
+ * --max-upload-bytes in that part ends the upload at the first byte past
+ * the limit with 413 before the handler runs, and the temporary file is
+ * removed; so is the file of an upload the client abandons. The caller is
+ * authenticated before the body is read. */
+typedef struct http_upload {
+  int parts;               /* parts named "file" (only the first is kept) */
+  const char *tmp_path;    /* NUL-terminated path of the first `file`
+                              part's bytes (written and fsync'ed), "" when
+                              it was empty or absent; the layer deletes the
+                              file when the request completes, so a handler
+                              that keeps it renames it away first */
+  uint64_t size;           /* bytes in that part */
+  unsigned char sha256[32]; /* of those bytes */
+  const char *disposition; /* that part's Content-Disposition value as
+                              sent (for RFC 5987 filename*), or "" */
+  const char *filename;    /* its filename="…" as libmicrohttpd read it,
+                              or NULL */
+} http_upload;
+
+/* The upload of this request, or NULL on routes without HTTP_ROUTE_UPLOAD.
+ * Valid until the request completes. */
+const http_upload *http_upload_info(http_req *r);
 
 /* ---- the server ---- */
 typedef struct http_server http_server;

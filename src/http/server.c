@@ -29,9 +29,12 @@
 
 #include "ctx.h"
 #include "http/ratelimit.h"
+#include "http/upload.h"
 #include "log.h"
 
 #define HTTP__PATH_MAX 256
+#define HTTP__UPLOAD_SLACK (1024 * 1024) /* multipart framing and ignored
+                                            parts beyond --max-upload-bytes */
 #define HTTP__DISCARD_MAX (64u * 1024 * 1024) /* then the connection closes */
 
 struct http_server {
@@ -81,6 +84,7 @@ struct http_req__private {
   size_t body_len, body_cap;
   uint64_t discarded;
   bink_rc early_rc;          /* error found before the body was read */
+  http__upload *upload;      /* HTTP_ROUTE_UPLOAD routes (upload.h) */
 
   /* parameters */
   json_t *params;
@@ -631,6 +635,10 @@ const char *http_path(http_req *r) { return r->priv->raw_path; }
 
 struct MHD_Connection *http_connection(http_req *r) { return r->priv->conn; }
 
+const http_upload *http_upload_info(http_req *r) {
+  return http__upload_public(r->priv->upload);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Request phases                                                          */
 
@@ -664,6 +672,28 @@ static void http__request_id(http_req *r) {
     memset(raw, 0, sizeof raw);
   for (int i = 0; i < 8; i++)
     snprintf(r->request_id + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* An upload route's start (HTTP_ROUTE_UPLOAD): the announced length
+ * against --max-upload-bytes (plus the multipart framing), the content
+ * type (multipart/form-data only: 415), then the caller, so that nothing
+ * is written to disk for a request that will be refused. The JSON body cap
+ * does not apply; the body is never buffered (upload.h). */
+static bink_rc http__begin_upload(http_req *r, unsigned long long len) {
+  struct http_req__private *p = r->priv;
+  const binkd_config *cfg = r->ctx->cfg;
+  if (len > (unsigned long long)cfg->max_upload_bytes + HTTP__UPLOAD_SLACK)
+    return http_fail(r, BINK_ETOOLARGE, "file is larger than %lld bytes "
+                     "(--max-upload-bytes)", (long long)cfg->max_upload_bytes);
+  char dir[BINKD_PATH_MAX + 8];
+  snprintf(dir, sizeof dir, "%s/tmp", cfg->data);
+  const char *ct = MHD_lookup_connection_value(p->conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_TYPE);
+  bink_rc rc = http__upload_begin(p->conn, ct, dir, cfg->max_upload_bytes,
+                                  &p->upload, &r->err);
+  if (rc == BINK_OK && r->route->auth != HTTP_AUTH_NONE)
+    rc = http__authenticate(r);
+  return rc;
 }
 
 /* Headers are in: decide what the request is and whether it may go on. */
@@ -707,6 +737,8 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
       conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
   unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
   bool has_body = len > 0 || te != NULL;
+  if (f & HTTP_ROUTE_UPLOAD)
+    return http__begin_upload(r, len);
   if (len > (unsigned long long)r->ctx->cfg->max_body_bytes)
     return http_fail(r, BINK_ETOOLARGE, "the body is larger than %lld bytes",
                      (long long)r->ctx->cfg->max_body_bytes);
@@ -790,6 +822,10 @@ static enum MHD_Result http__access(void *cls, struct MHD_Connection *conn,
         p->discarded += n;
         return p->discarded > HTTP__DISCARD_MAX ? MHD_NO : MHD_YES;
       }
+      if (p->upload) { /* streamed to a temporary file, never buffered */
+        p->early_rc = http__upload_feed(p->upload, upload_data, n, &r->err);
+        return MHD_YES;
+      }
       if (!http__append(&p->body, &p->body_len, &p->body_cap, upload_data, n,
                         (size_t)r->ctx->cfg->max_body_bytes)) {
         p->early_rc = http_fail(r, BINK_ETOOLARGE,
@@ -800,6 +836,8 @@ static enum MHD_Result http__access(void *cls, struct MHD_Connection *conn,
       return MHD_YES;
     }
     p->phase = PH_RUN;
+    if (p->upload && p->early_rc == BINK_OK)
+      p->early_rc = http__upload_finish(p->upload, &r->err);
     if (p->early_rc != BINK_OK)
       return http__respond(r, p->early_rc);
     {
@@ -865,6 +903,7 @@ static void http__completed(void *cls, struct MHD_Connection *conn,
                      r->authenticated ? r->caller.ext_id : "-");
   if (p->pp)
     MHD_destroy_post_processor(p->pp);
+  http__upload_free(p->upload); /* removes an abandoned upload's file */
   json_decref(p->params);
   json_decref(p->owned);
   json_decref(r->data);

@@ -37,6 +37,11 @@ struct store {
   store_job *head, *tail;
   bool stopping;
   store_conn *readers;
+  /* wake-ups noted by the jobs of the running batch (writer thread only) */
+  uint64_t *wake;
+  size_t nwake, cap_wake;
+  store_commit_hook hook;
+  void *hook_arg;
 };
 
 /* The migrations (sqlite_schema.c). */

@@ -92,6 +92,70 @@ const char *const store__migrations[] = {
     " response TEXT NOT NULL,"
     " created_at INTEGER NOT NULL,"
     " PRIMARY KEY(caller_id, key)) WITHOUT ROWID;",
+    /* 2: files (one record per upload; blobs by SHA-256 on disk), the
+     * sticker catalogue, and messages found by the file they carry (for the
+     * download visibility rule). */
+    "CREATE TABLE files("
+    " id INTEGER PRIMARY KEY,"
+    " tag TEXT NOT NULL,"
+    " owner_id INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mime_type TEXT NOT NULL,"
+    " file_name TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX files_sha256 ON files(sha256);"
+    "CREATE TABLE stickers("
+    " id INTEGER PRIMARY KEY,"
+    " tag TEXT NOT NULL,"
+    " set_name TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " emoji TEXT NOT NULL,"
+    " file_id INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE(set_name, name));"
+    "CREATE INDEX messages_file ON messages(file_ref) WHERE file_ref <> '';",
+    /* 3: the outbox of bot events with their webhook delivery state, the
+     * per-bot update_id counter and event filter, webhook health, and
+     * callback queries of inline buttons. */
+    "ALTER TABLE accounts ADD COLUMN update_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE accounts ADD COLUMN allowed_events TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE events("
+    " bot_id INTEGER NOT NULL,"
+    " update_id INTEGER NOT NULL,"
+    " chat_key TEXT NOT NULL,"
+    " event_type TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " state INTEGER NOT NULL DEFAULT 0," /* 0 pending 1 delivered 2 dead
+                                           3 confirmed 4 dropped */
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL DEFAULT 0," /* ms */
+    " http_status INTEGER NOT NULL DEFAULT 0,"
+    " error TEXT NOT NULL DEFAULT '',"
+    " latency_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_at INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(bot_id, update_id)) WITHOUT ROWID;"
+    "CREATE INDEX events_due ON events(next_at) WHERE state = 0;"
+    "CREATE INDEX events_chat ON events(bot_id, chat_key, update_id) "
+    "WHERE state = 0;"
+    "CREATE TABLE webhook_state("
+    " bot_id INTEGER PRIMARY KEY,"
+    " last_error_at INTEGER NOT NULL DEFAULT 0,"
+    " last_error_msg TEXT NOT NULL DEFAULT '',"
+    " last_success_at INTEGER NOT NULL DEFAULT 0,"
+    " gone_since INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE callbacks("
+    " id INTEGER PRIMARY KEY,"
+    " ext_id TEXT NOT NULL UNIQUE,"
+    " bot_id INTEGER NOT NULL,"
+    " clicker_id INTEGER NOT NULL,"
+    " message_id INTEGER NOT NULL,"
+    " message_ext TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " answered_at INTEGER NOT NULL DEFAULT 0,"
+    " answer TEXT);",
 };
 const int store__migration_count =
     (int)(sizeof store__migrations / sizeof store__migrations[0]);

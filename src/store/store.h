@@ -178,4 +178,164 @@ bink_rc store_idem_put(store_conn *c, int64_t caller_id, const char *key,
                        const unsigned char hash[BINK_SHA256_LEN],
                        const char *response, int64_t now);
 
+/* ---- wake-ups ----
+ * A write job notes what its commit should wake (a bot's long poll, a
+ * clicker waiting for an answer, the webhook dispatcher); after the batch
+ * commits, the hook set with store_set_commit_hook() receives every key
+ * noted in it, on the writer thread. Keys of jobs that failed may be
+ * included: a wake-up is a hint to look again, never data. */
+#define STORE_WAKE_BOT(id) ((UINT64_C(1) << 56) | (uint64_t)(id))
+#define STORE_WAKE_CALLBACK(id) ((UINT64_C(2) << 56) | (uint64_t)(id))
+#define STORE_WAKE_KIND(key) ((key) >> 56)
+#define STORE_WAKE_ID(key) ((int64_t)((key) & ((UINT64_C(1) << 56) - 1)))
+void store_wake(store_conn *c, uint64_t key);
+typedef void (*store_commit_hook)(void *arg, const uint64_t *keys, size_t n);
+/* Sets the hook (before any write is submitted). */
+void store_set_commit_hook(store *s, store_commit_hook fn, void *arg);
+
+/* ---- events: the outbox (events.md) ---- */
+/* The bot's next update_id (gapless: the counter moves in the same
+ * transaction as the event it numbers). */
+bink_rc store_event_next_id(store_conn *c, int64_t bot_id, int64_t *update_id);
+bink_rc store_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
+                           const char *chat_key, const char *event_type,
+                           const char *body, int64_t now);
+/* Sets the bot's allowed_events ("" = all, else a JSON array's text). */
+bink_rc store_bot_set_allowed_events(store_conn *c, int64_t bot_id,
+                                     const char *json_text);
+/* The bot's allowed_events text ("" = all) into out[0..n). */
+bink_rc store_bot_allowed_events(store_conn *c, int64_t bot_id, char *out,
+                                 size_t n);
+/* getupdates: pending events with update_id < before become confirmed. */
+bink_rc store_events_confirm(store_conn *c, int64_t bot_id, int64_t before);
+/* Pending events with update_id >= from, oldest first, at most limit, each
+ * body parsed and appended to out_array. */
+bink_rc store_events_pending(store_conn *c, int64_t bot_id, int64_t from,
+                             int limit, json_t *out_array);
+bink_rc store_events_pending_count(store_conn *c, int64_t bot_id, int64_t *n);
+/* drop_pending: pending events become dropped. */
+bink_rc store_events_drop(store_conn *c, int64_t bot_id);
+/* Pending events created before cutoff become dead; confirmed, delivered
+ * and dropped ones created before cutoff are deleted. */
+bink_rc store_events_expire(store_conn *c, int64_t cutoff);
+
+/* One event due for webhook delivery, with its bot's webhook settings. */
+typedef struct store_delivery {
+  int64_t bot_id, update_id;
+  char bot_ext[BINK_ID_MAX];
+  char chat_key[32];
+  char event_type[32];
+  char *body; /* heap; the callback takes it over */
+  int attempts;
+  int64_t created_at;
+  char url[BINK_URL_MAX];
+  char secret[BINK_SECRET_MAX];
+  int max_connections;
+} store_delivery;
+/* For bots with a webhook URL: the oldest pending event of each chat whose
+ * next attempt is due at now_ms, oldest due first, at most limit. fn takes
+ * each (and its body); returning false stops the scan. */
+bink_rc store_deliveries_due(store_conn *c, int64_t now_ms, int limit,
+                             bool (*fn)(void *arg, store_delivery *d),
+                             void *arg);
+/* Records an attempt's outcome: new state (0 pending for a retry, 1
+ * delivered, 2 dead), the attempt count, the next attempt time (ms), and
+ * the HTTP status (0 none), error text and latency of this attempt. Also
+ * keeps the bot's webhook health (last success / error, 410 streak). */
+typedef struct store_attempt {
+  int64_t bot_id, update_id;
+  int state;
+  int attempts;
+  int64_t next_at_ms;
+  int http_status;
+  const char *error;
+  int latency_ms;
+  int64_t now;
+} store_attempt;
+bink_rc store_delivery_record(store_conn *c, const store_attempt *a);
+/* The webhook health of a bot (zeros when none). */
+typedef struct store_webhook_state {
+  int64_t last_error_at, last_success_at, gone_since;
+  char last_error_msg[256];
+} store_webhook_state;
+bink_rc store_webhook_state_get(store_conn *c, int64_t bot_id,
+                                store_webhook_state *out);
+bink_rc store_webhook_gone_since(store_conn *c, int64_t bot_id, int64_t since);
+/* The delivery log, newest first: update_id < before (0: from the newest),
+ * state filter (-1 all, else as store_attempt.state; 5 = retrying, i.e.
+ * pending with attempts > 0), each rendered by fn into out_array. */
+typedef struct store_delivery_row {
+  int64_t update_id;
+  const char *event_type;
+  int attempts;
+  int state;
+  int http_status;
+  const char *error;
+  int latency_ms;
+  int64_t at;
+} store_delivery_row;
+bink_rc store_deliveries_list(store_conn *c, int64_t bot_id, int64_t before,
+                              int state, int limit,
+                              json_t *(*fn)(const store_delivery_row *),
+                              json_t *out_array);
+/* Queues an event again: pending, no attempts, due now. ENOTFOUND. */
+bink_rc store_event_redeliver(store_conn *c, int64_t bot_id,
+                              int64_t update_id);
+
+/* ---- callback queries ---- */
+typedef struct store_callback {
+  int64_t id; /* row key */
+  char ext_id[160];
+  int64_t bot_id, clicker_id, message_id;
+  char message_ext[BINK_ID_MAX];
+  char data[80];
+  int64_t created_at, answered_at;
+  char *answer; /* heap JSON text or NULL; the caller frees */
+} store_callback;
+bink_rc store_callback_insert(store_conn *c, store_callback *cb);
+bink_rc store_callback_get(store_conn *c, const char *ext_id,
+                           store_callback *out);
+bink_rc store_callback_answer(store_conn *c, int64_t id, const char *answer,
+                              int64_t now);
+
+/* Bots in a group, for event routing: fn(arg, bot) for each bot member. */
+bink_rc store_group_bots(store_conn *c, int64_t group_id,
+                         bink_rc (*fn)(void *arg, const bink_account *bot),
+                         void *arg);
+
+/* ---- files and stickers (sqlite_files.c; bot-api.md "uploadfile",
+ * "getfile"; app-api.md "stickers") ----
+ * A file record describes one upload; the bytes live on disk under the
+ * record's sha256 (svc_files.c), never in the database. */
+#include "core/media.h"
+
+/* Inserts f (id, tag and ext_id are set on return). */
+bink_rc store_file_insert(store_conn *c, bink_file *f);
+/* By row key / by external id ("file_…"; ENOTFOUND for malformed ids and
+ * tag mismatches). */
+bink_rc store_file_get(store_conn *c, int64_t id, bink_file *out);
+bink_rc store_file_get_ext(store_conn *c, const char *ext, size_t len,
+                           bink_file *out);
+/* BINK_OK when a live message whose file_id is `file_ext` lies in a chat
+ * account_id can see (a group it is a member of, or a private chat it is
+ * a side of); ENOTFOUND otherwise. */
+bink_rc store_file_in_visible_message(store_conn *c, const char *file_ext,
+                                      int64_t account_id);
+
+/* Inserts a catalogue entry (id, tag, ext_id set on return). When
+ * (set_name, name) exists: with replace, its emoji and image are updated
+ * and *s gets its id; without, ECONFLICT and nothing changes. */
+bink_rc store_sticker_put(store_conn *c, bink_sticker *s, bool replace);
+/* BINK_OK when the catalogue has (set_name, name), else ENOTFOUND. */
+bink_rc store_sticker_exists(store_conn *c, const char *set_name,
+                             const char *name);
+/* By external id ("sticker_…"), with the image's type, sha256 and size. */
+bink_rc store_sticker_get_ext(store_conn *c, const char *ext, size_t len,
+                              bink_sticker *out);
+/* The catalogue ordered by set, then insertion; each entry rendered with
+ * `render` and appended to out_array. */
+bink_rc store_stickers_list(store_conn *c,
+                            json_t *(*render)(const bink_sticker *, void *),
+                            void *arg, json_t *out_array);
+
 #endif

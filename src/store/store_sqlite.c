@@ -356,6 +356,11 @@ static void store__run_batch(store *s, store_job *batch) {
       if (k->rc == BINK_OK)
         k->rc = bink_fail(&k->err, BINK_EUNAVAIL, "storage unavailable");
   }
+  if (s->nwake) {
+    if (s->hook)
+      s->hook(s->hook_arg, s->wake, s->nwake);
+    s->nwake = 0;
+  }
   while (batch) {
     store_job *next = batch->next;
     batch->next = NULL;
@@ -385,6 +390,29 @@ static void *store__writer_main(void *arg) {
     store__run_batch(s, batch);
   }
   return NULL;
+}
+
+void store_wake(store_conn *c, uint64_t key) {
+  store *s = c->owner;
+  if (c != s->writer)
+    return;
+  for (size_t i = 0; i < s->nwake; i++)
+    if (s->wake[i] == key)
+      return;
+  if (s->nwake == s->cap_wake) {
+    size_t cap = s->cap_wake ? 2 * s->cap_wake : 64;
+    uint64_t *w = realloc(s->wake, cap * sizeof *w);
+    if (!w)
+      return; /* a lost hint: waiters still time out and look again */
+    s->wake = w;
+    s->cap_wake = cap;
+  }
+  s->wake[s->nwake++] = key;
+}
+
+void store_set_commit_hook(store *s, store_commit_hook fn, void *arg) {
+  s->hook = fn;
+  s->hook_arg = arg;
 }
 
 bink_rc store_submit(store *s, store_job *job) {
@@ -494,6 +522,7 @@ void store_close(store *s) {
   }
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->queue_cv);
+  free(s->wake);
   free(s);
 }
 
@@ -1327,4 +1356,47 @@ bink_rc store_idem_put(store_conn *c, int64_t caller_id, const char *key,
   sqlite3_bind_text(st, 4, response, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, now);
   return store__step_done(c, st);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Event routing                                                           */
+
+static const char SQL_GROUP_BOTS[] =
+    "SELECT " ACCOUNT_COLS " FROM members m JOIN accounts a "
+    "ON a.id = m.account_id WHERE m.group_id = ?1 AND a.is_bot = 1 "
+    "ORDER BY a.id";
+
+bink_rc store_group_bots(store_conn *c, int64_t group_id,
+                         bink_rc (*fn)(void *arg, const bink_account *bot),
+                         void *arg) {
+  sqlite3_stmt *st = store__stmt(c, SQL_GROUP_BOTS);
+  if (!st)
+    return BINK_EUNAVAIL;
+  sqlite3_bind_int64(st, 1, group_id);
+  /* Collect first: fn writes (events) through this same connection. */
+  size_t n = 0, cap = 0;
+  bink_account *bots = NULL;
+  int rc;
+  bink_rc r = BINK_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n == cap) {
+      size_t ncap = cap ? 2 * cap : 4;
+      bink_account *b = realloc(bots, ncap * sizeof *b);
+      if (!b) {
+        r = BINK_EINTERNAL;
+        break;
+      }
+      bots = b;
+      cap = ncap;
+    }
+    store__load_account(st, 0, &bots[n++]);
+  }
+  if (r == BINK_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    r = store__fail(c, "group bots");
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  for (size_t i = 0; i < n && r == BINK_OK; i++)
+    r = fn(arg, &bots[i]);
+  free(bots);
+  return r;
 }

@@ -138,6 +138,70 @@ typedef struct svc_mark_read {
 } svc_mark_read;
 bink_rc svc_mark_read_job(store_conn *c, void *op, bink_err *err);
 
+/* ---- events (svc_events.c; events.md) ---- */
+typedef struct svc_updates {
+  svc_ctx x;
+  int64_t offset;                /* >= 0 */
+  int64_t limit;                 /* 1..100 */
+  const json_t *allowed_events;  /* NULL: keep the bot's setting */
+} svc_updates;
+/* Confirms events before offset and stores allowed_events (a write). */
+bink_rc svc_updates_prepare_job(store_conn *c, void *op, bink_err *err);
+/* Pending events from offset on: *out = [event, ...]. */
+bink_rc svc_updates_read(store_conn *c, svc_updates *op, bink_err *err);
+
+typedef struct svc_webhook {
+  svc_ctx x;
+  bink_str url, secret;
+  bool has_max_connections;
+  int64_t max_connections;
+  const json_t *allowed_events;
+  bool drop_pending;
+} svc_webhook;
+/* setwebhook (the URL's host is checked by the caller first): "" url
+ * deletes. */
+bink_rc svc_set_webhook_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_delete_webhook_job(store_conn *c, void *op, bink_err *err);
+bink_rc svc_webhook_info(store_conn *c, svc_ctx *x, bink_err *err);
+
+typedef struct svc_click {
+  svc_ctx x;
+  bink_str message_id, callback_data;
+  int64_t callback_row;          /* out: the callback query's row key */
+  char callback_id[160];         /* out */
+} svc_click;
+bink_rc svc_click_job(store_conn *c, void *op, bink_err *err);
+/* {"callback_id", "answer": {...} | null} for a click made before. */
+bink_rc svc_click_result(store_conn *c, svc_click *op, bink_err *err);
+
+typedef struct svc_answer {
+  svc_ctx x;
+  bink_str callback_id, text, url;
+  bool show_alert;
+  int64_t ttl;                   /* seconds a click may be answered */
+} svc_answer;
+bink_rc svc_answer_job(store_conn *c, void *op, bink_err *err);
+
+typedef struct svc_deliveries {
+  svc_ctx x;
+  bink_str bot_id, status;
+  int64_t limit, before, update_id;
+} svc_delivery_query;
+bink_rc svc_deliveries(store_conn *c, svc_delivery_query *op, bink_err *err);
+bink_rc svc_redeliver_job(store_conn *c, void *op, bink_err *err);
+
+/* The outcome of one webhook attempt (the dispatcher's), recorded with the
+ * rules of events.md: a receiver answering 410 Gone for 23 h loses its
+ * webhook. */
+typedef struct svc_attempt {
+  store_attempt a;
+  char error[256];
+} svc_attempt;
+bink_rc svc_attempt_record_job(store_conn *c, void *op, bink_err *err);
+/* Dead-letters pending events older than `cutoff` (Unix seconds) and
+ * forgets settled ones. op is an int64_t *. */
+bink_rc svc_events_expire_job(store_conn *c, void *op, bink_err *err);
+
 /* ---- shared checks (svc_common.c) ---- */
 /* Loads a group by external id: ENOTFOUND "group_id … not found". */
 bink_rc svc__load_group(store_conn *c, const char *field, bink_str id,
@@ -154,5 +218,48 @@ bool svc__is_muted(const bink_member *m, int64_t now);
 /* Text fields: validate a string parameter (UTF-8 checked by the layer). */
 bink_rc svc__text(const char *field, bink_str s, int min, int max,
                   bool blank_is_empty, bink_err *err);
+
+/* ---- files and stickers (svc_files.c; bot-api.md "uploadfile",
+ * "getfile", "sendmessage" Media/Sticker; app-api.md "stickers") ---- */
+#include "core/media.h"
+
+/* Records an upload whose blob is already on disk: op->file holds
+ * owner_id, sha256, size, mime_type, file_name. With an Idempotency-Key a
+ * repeat returns the first response. *out = {"file_id", "file_name",
+ * "mime_type", "file_size", "sha256"}. */
+typedef struct svc_upload {
+  svc_ctx x;
+  bink_file file;
+  const char *idempotency_key;
+  unsigned char request_hash[BINK_SHA256_LEN];
+} svc_upload;
+bink_rc svc_upload_job(store_conn *c, void *op, bink_err *err);
+
+/* The attachment JSON text (heap, caller frees) of a message of `type`
+ * (image, video, audio, file: a file_… visible to `who` whose type fits,
+ * {"file_name","mime_type","file_size"}; sticker: a sticker_… of the
+ * catalogue, {"sticker_id","set_name","emoji","mime_type"}). 404 naming
+ * file_id when unknown or not visible, 400 naming the actual type when it
+ * does not fit. */
+bink_rc svc__attachment(store_conn *c, const bink_account *who,
+                        bink_msg_type type, bink_str file_id, char **json_text,
+                        bink_err *err);
+
+/* getfile / GET /file/{id}: a file_… visible to the caller (uploaded by
+ * it, or in a message it can see) or any sticker_…. op->file receives the
+ * record (for a sticker, its image's); *out = {"file_id", "file_name",
+ * "mime_type", "file_size", "download_url"} with download_url =
+ * base_url + "/file/" + file_id. */
+typedef struct svc_file_query {
+  svc_ctx x;
+  bink_str file_id;
+  const char *base_url;   /* no trailing '/' */
+  bink_file file;         /* out */
+} svc_file_query;
+bink_rc svc_get_file(store_conn *c, svc_file_query *op, bink_err *err);
+
+/* GET /app/stickers: *out = {"stickers": [{"sticker_id", "set_name",
+ * "emoji", "mime_type", "file_size", "download_url"}, ...]}. */
+bink_rc svc_stickers(store_conn *c, svc_file_query *op, bink_err *err);
 
 #endif

@@ -118,6 +118,9 @@ bink_rc svc_add_member_job(store_conn *c, void *arg, bink_err *err) {
                    .joined_at = op->x.now};
   if ((rc = store_member_insert(c, &m)) != BINK_OK)
     return svc__storage(rc, err);
+  if ((rc = svc__member_joined(c, &s.g, &s.target, op->x.caller->ext_id,
+                               op->x.now, err)) != BINK_OK)
+    return rc;
   return svc__out(&op->x, svc__member_result(&s, BINK_ROLE_MEMBER), err);
 }
 
@@ -155,6 +158,9 @@ bink_rc svc_join_group_job(store_conn *c, void *arg, bink_err *err) {
     return bink_fail(err, rc, "you are already a member of %s", g.ext_id);
   if (rc != BINK_OK)
     return svc__storage(rc, err);
+  if ((rc = svc__member_joined(c, &g, op->x.caller, "", op->x.now, err)) !=
+      BINK_OK)
+    return rc;
   g.member_count++;
   return svc__out(&op->x, bink_render_group_for_user(&g, BINK_ROLE_MEMBER),
                   err);

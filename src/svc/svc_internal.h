@@ -27,4 +27,30 @@ static inline bink_rc svc__storage(bink_rc rc, bink_err *err) {
                    "storage unavailable");
 }
 
+/* ---- events (svc_events.c) ---- */
+#include "core/events.h"
+
+/* Stores one event for `bot` if its allowed_events let it through, with
+ * the next update_id, and notes the wake-up of the bot's long poll and
+ * the webhook dispatcher. */
+bink_rc svc__emit(store_conn *c, const bink_account *bot, bink_event_src *src,
+                  int64_t group_id, int64_t dm_id, bink_err *err);
+
+/* The events of a new message (events.md "Which group messages reach a
+ * bot"): private_message to a bot peer, group_message to the group's bots
+ * it is addressed to (all of them with privacy mode off); none for a bot's
+ * own message. reply_sender: row key of the author of the message it
+ * replies to, or 0. */
+bink_rc svc__route_message(store_conn *c, const bink_message *m,
+                           const bink_account *sender, const bink_group *g,
+                           const bink_account *peer, int64_t reply_sender,
+                           bink_err *err);
+
+/* A member joined group g: stores the group's system message (sent by the
+ * new member) and emits member_joined to every bot of the group, the new
+ * one included. inviter: external id of who added them, or "". */
+bink_rc svc__member_joined(store_conn *c, const bink_group *g,
+                           const bink_account *member, const char *inviter,
+                           int64_t now, bink_err *err);
+
 #endif

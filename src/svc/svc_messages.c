@@ -135,10 +135,11 @@ static bink_rc svc__body(store_conn *c, svc_send *op, bink_message *m,
     if (!m->attachment)
       return bink_fail(err, BINK_EINTERNAL, "out of memory");
   } else if (type != BINK_MSG_TEXT) {
-    /* Files and stickers arrive with the upload store: until a file_id or
-     * sticker_id exists in it, none is visible to anyone. */
-    return bink_fail(err, BINK_ENOTFOUND, "file_id %.*s not found",
-                     (int)op->file_id.n, op->file_id.p);
+    /* Media: a file_… the sender can see whose sniffed type fits; sticker:
+     * a sticker_… of the catalogue (svc_files.c). */
+    if ((rc = svc__attachment(c, op->x.caller, m->type, op->file_id,
+                              &m->attachment, err)))
+      return rc;
   }
   size_t n = op->content.p ? op->content.n : 0;
   m->content = malloc(n + 1);
@@ -177,6 +178,7 @@ static bink_rc svc__send(store_conn *c, svc_send *op, bink_err *err) {
   memset(&m, 0, sizeof m);
   svc__chat ch;
   bink_message ref;
+  int64_t reply_sender = 0;
   bink_rc rc = svc__body(c, op, &m, err);
   if (rc == BINK_OK)
     rc = svc__extra(op->extra, op->x.limits, &m.extra, err);
@@ -199,6 +201,7 @@ static bink_rc svc__send(store_conn *c, svc_send *op, bink_err *err) {
     if ((rc = svc__ref(c, "reply_to_id", op->reply_to_id, &ch, &ref, err)))
       goto done;
     m.reply_to = ref.id;
+    reply_sender = ref.sender_id;
     snprintf(m.reply_to_ext, sizeof m.reply_to_ext, "%s", ref.ext_id);
     bink_message_clear(&ref);
   }
@@ -224,6 +227,11 @@ static bink_rc svc__send(store_conn *c, svc_send *op, bink_err *err) {
     rc = svc__storage(rc, err);
     goto done;
   }
+  /* The outbox: the message's events commit with it (events.md). */
+  rc = svc__route_message(c, &m, me, ch.g.id ? &ch.g : NULL,
+                          ch.g.id ? NULL : &ch.peer, reply_sender, err);
+  if (rc != BINK_OK)
+    goto done;
   rc = svc__out(&op->x, bink_render_message(&m), err);
 done:
   bink_message_clear(&m);

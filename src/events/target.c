@@ -1,0 +1,79 @@
+#include "events/target.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static bool target__private4(const unsigned char *a) {
+  return a[0] == 127 || a[0] == 10 || a[0] == 0 ||
+         (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+         (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
+         (a[0] == 100 && (a[1] & 0xc0) == 64); /* carrier-grade NAT */
+}
+
+static bool target__private(const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET)
+    return target__private4(
+        (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
+  if (sa->sa_family == AF_INET6) {
+    const unsigned char *a =
+        ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    static const unsigned char zero[16] = {0};
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0,
+                                               0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
+      return true; /* :: and ::1 */
+    if (memcmp(a, v4mapped, 12) == 0)
+      return target__private4(a + 12);
+    return (a[0] & 0xfe) == 0xfc ||                 /* fc00::/7 */
+           (a[0] == 0xfe && (a[1] & 0xc0) == 0x80); /* fe80::/10 */
+  }
+  return true;
+}
+
+bink_rc ev_webhook_target_check(const char *field, const char *url,
+                                bool allow_private, bink_err *err) {
+  CURLU *u = curl_url();
+  char *host = NULL;
+  if (!u)
+    return bink_fail(err, BINK_EINTERNAL, "out of memory");
+  CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+  if (uc == CURLUE_OK)
+    uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+  curl_url_cleanup(u);
+  if (uc != CURLUE_OK || !host)
+    return bink_fail(err, BINK_EINVAL, "%s must be an absolute http or https "
+                     "URL", field);
+  /* curl keeps brackets around IPv6 literals. */
+  char name[256];
+  size_t n = strlen(host);
+  const char *h = host;
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+    h++, n -= 2;
+  if (n >= sizeof name) {
+    curl_free(host);
+    return bink_fail(err, BINK_EINVAL, "%s has a host name that is too long",
+                     field);
+  }
+  memcpy(name, h, n);
+  name[n] = '\0';
+  curl_free(host);
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  int gai = getaddrinfo(name, NULL, &hints, &res);
+  if (gai != 0 || !res)
+    return bink_fail(err, BINK_EINVAL, "%s: host %s does not resolve (%s)",
+                     field, name, gai_strerror(gai));
+  bool priv = false;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+    priv |= target__private(ai->ai_addr);
+  freeaddrinfo(res);
+  if (priv && !allow_private)
+    return bink_fail(err, BINK_EINVAL,
+                     "%s points at a private or loopback address, which this "
+                     "server does not allow (--allow-private-webhooks)",
+                     field);
+  return BINK_OK;
+}

@@ -1,0 +1,76 @@
+/*
+ * waiters.h: requests parked until something commits (long polls of
+ * getupdates, clickbutton's wait for an answer) or their deadline passes.
+ *
+ * A parked request holds no thread: it is suspended in libmicrohttpd
+ * (http_suspend) and resumed exactly once, by a commit that touches its key
+ * (ev_waiters_wake, called from the store's commit hook), by its deadline
+ * (a timer thread of this module), by a newer exclusive waiter on the same
+ * key (a second getupdates of the same bot), or by shutdown.
+ *
+ * Lost wake-ups are avoided with per-key generations: read the generation,
+ * look in the database, and park only if the generation did not move in
+ * between (ev_waiters_park returns BINK_OK to say "look again").
+ */
+#ifndef BINK_EVENTS_WAITERS_H
+#define BINK_EVENTS_WAITERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+
+typedef struct ev_waiters ev_waiters;
+
+typedef enum ev_wake {
+  EV_WAKE_NONE = 0,
+  EV_WAKE_EVENT,      /* the key was touched by a commit */
+  EV_WAKE_TIMEOUT,    /* the deadline passed */
+  EV_WAKE_SUPERSEDED, /* a newer exclusive waiter took the key */
+  EV_WAKE_SHUTDOWN    /* the server is stopping */
+} ev_wake;
+
+/* One parked request; lives in the request's memory (http_alloc). */
+typedef struct ev_waiter {
+  uint64_t key;
+  double deadline;        /* CLOCK_MONOTONIC seconds */
+  bool exclusive;
+  http_req *req;
+  http_handler cont;
+  ev_wake reason;         /* set before the request is resumed */
+  struct ev_waiter *prev, *next;
+} ev_waiter;
+
+/* Starts the timer thread. NULL when memory or threads run out. */
+ev_waiters *ev_waiters_new(void);
+
+/* Resumes every parked request with EV_WAKE_SHUTDOWN and refuses new ones;
+ * safe to call twice. */
+void ev_waiters_shutdown(ev_waiters *w);
+
+/* Shuts down (if not yet), joins the timer thread, frees everything. */
+void ev_waiters_free(ev_waiters *w);
+
+/* The key's generation: read it before looking in the database. */
+uint64_t ev_waiters_generation(ev_waiters *w, uint64_t key);
+
+/* Parks r under key until woken (see above); `cont` then runs with
+ * wt->reason set. Returns BINK_AGAIN when parked, BINK_OK when the key's
+ * generation is no longer `gen` (look again at once), BINK_EUNAVAIL when
+ * shutting down. wt must live as long as the request. */
+bink_rc ev_waiters_park(ev_waiters *w, ev_waiter *wt, uint64_t gen,
+                        http_handler cont);
+
+/* Wakes every request parked under one of keys and moves their
+ * generations (any thread; the store's commit hook). */
+void ev_waiters_wake(ev_waiters *w, const uint64_t *keys, size_t n);
+
+/* Ends every request parked under key with EV_WAKE_SUPERSEDED (a newer
+ * getupdates of the same bot arrived). */
+void ev_waiters_kick(ev_waiters *w, uint64_t key);
+
+/* The monotonic clock in seconds, as deadlines use it. */
+double ev_now(void);
+
+#endif

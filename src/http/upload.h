@@ -1,0 +1,55 @@
+/*
+ * upload.h: streaming multipart/form-data uploads for server.c (routes
+ * with HTTP_ROUTE_UPLOAD). Internal to src/http/.
+ *
+ * The body is split by libmicrohttpd's post processor (RFC 7578; no parser
+ * of our own). The bytes of the first part named `file` go straight to a
+ * temporary file (mkstemp in the given directory) while OpenSSL's EVP
+ * computes their SHA-256; at most `limit` bytes are accepted. Because the
+ * post processor does not report the RFC 5987 `filename*` parameter, a
+ * small tap watches the raw stream for the header block that follows each
+ * boundary delimiter ("\r\n--" boundary, RFC 2046 section 5.1.1) and keeps
+ * the Content-Disposition value of the first `file` part; the part data
+ * themselves are only ever read from the post processor.
+ */
+#ifndef BINK_HTTP_UPLOAD_H
+#define BINK_HTTP_UPLOAD_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/result.h"
+#include "http/http.h"
+
+typedef struct http__upload http__upload;
+
+/* Starts an upload for a request whose Content-Type is `content_type`
+ * (NULL when absent). Returns BINK_OK with *out set; BINK_EMEDIATYPE when
+ * the type is not multipart/form-data with a boundary; BINK_EINTERNAL when
+ * memory runs out. err gets the message. Nothing is created on disk yet. */
+bink_rc http__upload_begin(struct MHD_Connection *conn,
+                           const char *content_type, const char *tmp_dir,
+                           int64_t limit, http__upload **out, bink_err *err);
+
+/* Feeds body bytes. BINK_OK; BINK_ETOOLARGE as soon as the `file` part
+ * passes the limit (its temporary file is removed at once); BINK_EINVAL for
+ * a malformed body or a second `file` part; BINK_EUNAVAIL when the
+ * temporary file cannot be written (logged). After an error the upload
+ * takes no more bytes. */
+bink_rc http__upload_feed(http__upload *u, const char *data, size_t n,
+                          bink_err *err);
+
+/* The body has ended: checks that the multipart body was complete,
+ * finishes the digest, fsyncs and closes the temporary file. BINK_OK, or
+ * BINK_EINVAL / BINK_EUNAVAIL with err set. */
+bink_rc http__upload_finish(http__upload *u, bink_err *err);
+
+/* What the handler sees (valid until http__upload_free). */
+const http_upload *http__upload_public(const http__upload *u);
+
+/* Closes and removes the temporary file if it still exists, frees u.
+ * NULL is allowed. */
+void http__upload_free(http__upload *u);
+
+#endif
