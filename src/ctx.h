@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 struct ev_waiters;
+struct authcache;
 struct ev_dispatcher;
 
 typedef struct binkd_ctx {
@@ -19,6 +20,7 @@ typedef struct binkd_ctx {
   bink_limits limits;
   struct ev_waiters *waiters;       /* parked long polls and clicks */
   struct ev_dispatcher *dispatcher; /* webhook delivery */
+  struct authcache *auth_cache;     /* token digest -> account */
   /* The public base URL without a trailing '/' (--public-url, or the URL
    * of the port actually bound when --listen asked for port 0), for
    * download_url. Set by main() once the server listens, before it

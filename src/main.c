@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "events/dispatcher.h"
+#include "http/authcache.h"
 #include "events/waiters.h"
 #include "log.h"
 #include "store/store.h"
@@ -27,11 +28,16 @@ static void main__on_commit(void *arg, const uint64_t *keys, size_t n) {
   binkd_ctx *ctx = arg;
   if (ctx->waiters)
     ev_waiters_wake(ctx->waiters, keys, n);
-  for (size_t i = 0; i < n; i++)
-    if (STORE_WAKE_KIND(keys[i]) == STORE_WAKE_KIND(STORE_WAKE_BOT(0))) {
-      ev_dispatcher_wake(ctx->dispatcher);
-      break;
-    }
+  bool bot = false, account = false;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t kind = STORE_WAKE_KIND(keys[i]);
+    bot |= kind == STORE_WAKE_KIND(STORE_WAKE_BOT(0));
+    account |= kind == STORE_WAKE_KIND(STORE_WAKE_ACCOUNT(0));
+  }
+  if (bot)
+    ev_dispatcher_wake(ctx->dispatcher);
+  if (account)
+    authcache_invalidate(ctx->auth_cache);
 }
 
 static int main__mkdir(const char *path) {
@@ -53,6 +59,8 @@ static void main__shutdown(binkd_ctx *ctx, http_server *server) {
   store_close(ctx->st);
   ev_waiters_free(ctx->waiters);
   ctx->waiters = NULL;
+  authcache_free(ctx->auth_cache);
+  ctx->auth_cache = NULL;
   curl_global_cleanup();
 }
 
@@ -108,10 +116,12 @@ int main(int argc, char **argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   store_set_commit_hook(ctx.st, main__on_commit, &ctx);
   ctx.waiters = ev_waiters_new();
+  ctx.auth_cache = authcache_new(1024, 2000);
   if (!ctx.waiters ||
       ev_dispatcher_start(ctx.st, &cfg, &ctx.dispatcher, &e) != BINK_OK) {
     fprintf(stderr, "binkd: %s\n", ctx.waiters ? e.msg : "out of memory");
     ev_waiters_free(ctx.waiters);
+    authcache_free(ctx.auth_cache);
     store_close(ctx.st);
     curl_global_cleanup();
     return 1;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "http/authcache.h"
 #include "http/ratelimit.h"
 #include "http/upload.h"
 #include "log.h"
@@ -498,12 +499,19 @@ static bink_rc http__authenticate(http_req *r) {
     return http_fail(r, BINK_EAUTH, "missing %s token", who);
   unsigned char digest[BINK_SHA256_LEN];
   bink_sha256(h, n, digest);
-  store_conn *c = store_reader(r->ctx->st);
-  if (!c)
-    return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
-  bink_rc rc = store_account_by_token(c, digest, &r->caller);
-  if (rc == BINK_EUNAVAIL)
-    return http_fail(r, rc, "storage unavailable");
+  authcache *cache = r->ctx->auth_cache;
+  bink_rc rc = BINK_OK;
+  if (!cache || !authcache_get(cache, digest, &r->caller)) {
+    uint64_t gen = cache ? authcache_generation(cache) : 0;
+    store_conn *c = store_reader(r->ctx->st);
+    if (!c)
+      return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
+    rc = store_account_by_token(c, digest, &r->caller);
+    if (rc == BINK_EUNAVAIL)
+      return http_fail(r, rc, "storage unavailable");
+    if (rc == BINK_OK && cache)
+      authcache_put(cache, digest, &r->caller, gen);
+  }
   if (rc != BINK_OK || r->caller.is_bot != (r->route->auth == HTTP_AUTH_BOT))
     return http_fail(r, BINK_EAUTH, "invalid %s token", who);
   r->authenticated = true;
@@ -667,11 +675,14 @@ static void http__request_id(http_req *r) {
       return;
     }
   }
-  unsigned char raw[8];
-  if (RAND_bytes(raw, sizeof raw) != 1)
-    memset(raw, 0, sizeof raw);
-  for (int i = 0; i < 8; i++)
-    snprintf(r->request_id + 2 * i, 3, "%02x", raw[i]);
+  /* A random prefix per thread and a counter: unique without asking the
+   * CSPRNG on every request. */
+  static _Thread_local uint32_t prefix;
+  static _Thread_local uint32_t counter;
+  if (!prefix && RAND_bytes((unsigned char *)&prefix, sizeof prefix) != 1)
+    prefix = (uint32_t)time(NULL);
+  snprintf(r->request_id, sizeof r->request_id, "%08x%08x", prefix,
+           ++counter);
 }
 
 /* An upload route's start (HTTP_ROUTE_UPLOAD): the announced length

@@ -186,6 +186,8 @@ bink_rc store_idem_put(store_conn *c, int64_t caller_id, const char *key,
  * included: a wake-up is a hint to look again, never data. */
 #define STORE_WAKE_BOT(id) ((UINT64_C(1) << 56) | (uint64_t)(id))
 #define STORE_WAKE_CALLBACK(id) ((UINT64_C(2) << 56) | (uint64_t)(id))
+#define STORE_WAKE_USER(id) ((UINT64_C(3) << 56) | (uint64_t)(id))
+#define STORE_WAKE_ACCOUNT(id) ((UINT64_C(4) << 56) | (uint64_t)(id))
 #define STORE_WAKE_KIND(key) ((key) >> 56)
 #define STORE_WAKE_ID(key) ((int64_t)((key) & ((UINT64_C(1) << 56) - 1)))
 void store_wake(store_conn *c, uint64_t key);

@@ -259,7 +259,7 @@ static store_conn *store__conn_open(store *s, bink_err *err) {
   char *msg = NULL;
   rc = sqlite3_exec(c->db,
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000;",
                     NULL, NULL, &msg);
   if (rc != SQLITE_OK) {
     bink_fail(err, BINK_EUNAVAIL, "cannot set up database %s: %s", s->path,
@@ -696,6 +696,7 @@ bink_rc store_account_update(store_conn *c, const bink_account *a) {
   sqlite3_bind_text(st, 6, a->webhook_url, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 7, a->webhook_secret, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 8, a->max_connections);
+  store_wake(c, STORE_WAKE_ACCOUNT(a->id));
   return store__step_done(c, st);
 }
 
@@ -706,6 +707,7 @@ bink_rc store_account_set_token(store_conn *c, int64_t id,
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_blob(st, 2, hash, BINK_SHA256_LEN, SQLITE_STATIC);
+  store_wake(c, STORE_WAKE_ACCOUNT(id));
   return store__step_done(c, st);
 }
 
