@@ -155,8 +155,7 @@ int main(int argc, char **argv) {
   int sig = 0;
   sigwait(&stop, &sig);
   binkd_log(BINKD_LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  http_server_stop(server, BINKD_GRACE_SECONDS);
-  store_close(ctx.st);
+  main__shutdown(&ctx, server);
   files_shutdown();
   binkd_log(BINKD_LOG_INFO, "stopped");
   return 0;

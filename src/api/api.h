@@ -82,5 +82,7 @@ bink_rc api_bot_answercallback(http_req *r);
 bink_rc api_app_clickbutton(http_req *r);
 bink_rc api_app_deliveries(http_req *r);
 bink_rc api_app_redeliver(http_req *r);
+bink_rc api_app_events(http_req *r);
+bink_rc api_app_getevents(http_req *r);
 
 #endif

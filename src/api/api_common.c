@@ -52,6 +52,8 @@ const http_route api_routes[] = {
     {"/app/clickbutton", api_app_clickbutton, HTTP_AUTH_USER, 0},
     {"/app/deliveries", api_app_deliveries, HTTP_AUTH_USER, 0},
     {"/app/redeliver", api_app_redeliver, HTTP_AUTH_USER, 0},
+    {"/app/events", api_app_events, HTTP_AUTH_USER, HTTP_ROUTE_GET_ONLY},
+    {"/app/getevents", api_app_getevents, HTTP_AUTH_USER, 0},
     /* files and stickers (api_files.h) */
     {"/bot/uploadfile", api_uploadfile, HTTP_AUTH_BOT, HTTP_ROUTE_UPLOAD},
     {"/bot/getfile", api_getfile, HTTP_AUTH_BOT, HTTP_ROUTE_GET},

@@ -65,7 +65,10 @@ static void waiters__fire(ev_waiters *w, waiters__slot *s, ev_waiter *wt,
                           ev_wake why) {
   waiters__unlink(w, s, wt);
   wt->reason = why;
-  http_resume(wt->req);
+  if (wt->resume)
+    wt->resume(wt);
+  else
+    http_resume(wt->req);
 }
 
 static void *waiters__timer_main(void *arg) {
@@ -178,7 +181,10 @@ bink_rc ev_waiters_park(ev_waiters *w, ev_waiter *wt, uint64_t gen,
   s->head = wt;
   w->parked++;
   /* Suspend under the lock: a wake-up cannot resume it before this. */
-  http_suspend(wt->req, cont);
+  if (wt->suspend)
+    wt->suspend(wt);
+  else
+    http_suspend(wt->req, cont);
   pthread_mutex_unlock(&w->lock);
   return BINK_AGAIN;
 }

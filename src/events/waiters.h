@@ -39,6 +39,11 @@ typedef struct ev_waiter {
   http_req *req;
   http_handler cont;
   ev_wake reason;         /* set before the request is resumed */
+  /* For a response already streaming (SSE): how to suspend and resume its
+   * connection instead of http_suspend/http_resume. */
+  void (*suspend)(struct ev_waiter *wt);
+  void (*resume)(struct ev_waiter *wt);
+  void *arg;
   struct ev_waiter *prev, *next;
 } ev_waiter;
 

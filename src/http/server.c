@@ -835,7 +835,7 @@ static enum MHD_Result http__access(void *cls, struct MHD_Connection *conn,
       }
       if (p->upload) { /* streamed to a temporary file, never buffered */
         p->early_rc = http__upload_feed(p->upload, upload_data, n, &r->err);
-        return MHD_YES;
+        return http__upload_peer_gone(p->conn) ? MHD_NO : MHD_YES;
       }
       if (!http__append(&p->body, &p->body_len, &p->body_cap, upload_data, n,
                         (size_t)r->ctx->cfg->max_body_bytes)) {

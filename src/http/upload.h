@@ -16,6 +16,7 @@
 #define BINK_HTTP_UPLOAD_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,13 @@ bink_rc http__upload_feed(http__upload *u, const char *data, size_t n,
  * finishes the digest, fsyncs and closes the temporary file. BINK_OK, or
  * BINK_EINVAL / BINK_EUNAVAIL with err set. */
 bink_rc http__upload_finish(http__upload *u, bink_err *err);
+
+/* True when the client has closed the connection (an EOF or a reset is
+ * waiting on the socket). libmicrohttpd 0.9.75's epoll mode treats a short
+ * read as "drained" and can miss a FIN that arrived with the last bytes;
+ * an abandoned upload would then stay open (and its temporary file on
+ * disk) until the server stops. Looking after each chunk ends it at once. */
+bool http__upload_peer_gone(struct MHD_Connection *conn);
 
 /* What the handler sees (valid until http__upload_free). */
 const http_upload *http__upload_public(const http__upload *u);

@@ -156,6 +156,17 @@ const char *const store__migrations[] = {
     " created_at INTEGER NOT NULL,"
     " answered_at INTEGER NOT NULL DEFAULT 0,"
     " answer TEXT);",
+    /* 4: what people's clients are told (app-api.md "Live updates"): one
+     * row per chat event, read per user through their memberships, never
+     * one row per member. */
+    "CREATE TABLE feed("
+    " id INTEGER PRIMARY KEY,"
+    " group_id INTEGER NOT NULL DEFAULT 0,"
+    " dm_id INTEGER NOT NULL DEFAULT 0,"
+    " user_id INTEGER NOT NULL DEFAULT 0,"
+    " event TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);",
 };
 const int store__migration_count =
     (int)(sizeof store__migrations / sizeof store__migrations[0]);

@@ -300,6 +300,25 @@ bink_rc store_callback_get(store_conn *c, const char *ext_id,
 bink_rc store_callback_answer(store_conn *c, int64_t id, const char *answer,
                               int64_t now);
 
+/* ---- the people's feed (app-api.md "Live updates for people") ----
+ * A row concerns a group (its members see it), a private chat (both sides)
+ * and/or one user. */
+bink_rc store_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
+                          int64_t user_id, const char *event,
+                          const char *data, int64_t now, int64_t *id);
+/* Rows after `after` that user_id may see, oldest first, at most limit:
+ * fn(arg, id, event, data) for each. */
+bink_rc store_feed_read(store_conn *c, int64_t user_id, int64_t after,
+                        int limit,
+                        void (*fn)(void *arg, int64_t id, const char *event,
+                                   const char *data),
+                        void *arg);
+/* The newest row's id (0 when none). */
+bink_rc store_feed_last(store_conn *c, int64_t *id);
+/* Every member of a group: fn(arg, account id). */
+bink_rc store_group_member_ids(store_conn *c, int64_t group_id,
+                               void (*fn)(void *arg, int64_t id), void *arg);
+
 /* Bots in a group, for event routing: fn(arg, bot) for each bot member. */
 bink_rc store_group_bots(store_conn *c, int64_t group_id,
                          bink_rc (*fn)(void *arg, const bink_account *bot),

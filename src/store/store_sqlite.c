@@ -337,9 +337,11 @@ static void store__run_batch(store *s, store_job *batch) {
       continue;
     }
     j->rc = j->fn(c, j->arg, &j->err);
-    if (j->rc != BINK_OK)
-      store__exec(c, SQL_ROLLBACK_TO);
-    store__exec(c, SQL_RELEASE);
+    if (!sqlite3_get_autocommit(c->db)) { /* else the savepoint is gone */
+      if (j->rc != BINK_OK)
+        store__exec(c, SQL_ROLLBACK_TO);
+      store__exec(c, SQL_RELEASE);
+    }
     if (sqlite3_get_autocommit(c->db)) {
       /* SQLite rolled the whole transaction back (I/O error, full disk):
        * every job of it so far is lost. Fail them and start again. */
@@ -1145,6 +1147,11 @@ bink_rc store_history(store_conn *c, int64_t group_id, int64_t dm_id,
                       int64_t before, int limit,
                       json_t *(*render)(const bink_message *),
                       json_t *out_array, bool *more) {
+  *more = false;
+  if (group_id <= 0 && dm_id <= 0)
+    return BINK_ENOTFOUND;
+  if (limit < 1 || limit > 1000)
+    limit = limit < 1 ? 1 : 1000;
   sqlite3_stmt *st =
       store__stmt(c, group_id > 0 ? SQL_HISTORY_GROUP : SQL_HISTORY_DM);
   if (!st)

@@ -116,7 +116,13 @@ bink_rc svc__member_joined(store_conn *c, const bink_group *g,
     return svc__storage(rc, err);
   svc__joined j = {c, &m, member, g, inviter ? inviter : "", err};
   rc = store_group_bots(c, g->id, svc__joined_bot, &j);
-  return rc == BINK_OK || err->code == rc ? rc : svc__storage(rc, err);
+  if (rc != BINK_OK)
+    return err->code == rc ? rc : svc__storage(rc, err);
+  return svc__tell(c, g->id, NULL, member->id, "member_joined",
+                   json_pack("{s:s, s:s, s:s, s:s}", "group_id", g->ext_id,
+                             "user_id", member->ext_id, "inviter_id",
+                             inviter ? inviter : "", "message_id", m.ext_id),
+                   now, err);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -159,6 +165,15 @@ bink_rc svc_updates_prepare_job(store_conn *c, void *arg, bink_err *err) {
 }
 
 bink_rc svc_updates_read(store_conn *c, svc_updates *op, bink_err *err) {
+  /* Looked up again each time: a webhook set while a poll waits ends it. */
+  bink_account bot;
+  bink_rc got = store_account_get(c, op->x.caller->id, &bot);
+  if (got != BINK_OK)
+    return svc__storage(got, err);
+  if (bot.webhook_url[0])
+    return bink_fail(err, BINK_ECONFLICT,
+                     "a webhook is set for this bot; call deletewebhook to "
+                     "use getupdates");
   json_t *list = json_array();
   if (!list)
     return bink_fail(err, BINK_EINTERNAL, "out of memory");
@@ -429,6 +444,15 @@ bink_rc svc_answer_job(store_conn *c, void *arg, bink_err *err) {
   if (rc != BINK_OK)
     return svc__storage(rc, err);
   store_wake(c, STORE_WAKE_CALLBACK(cb.id));
+  rc = svc__tell(c, 0, NULL, cb.clicker_id, "callback_answer",
+                 json_pack("{s:s, s:s, s:s%, s:b, s:s%}", "callback_id", id,
+                           "message_id", cb.message_ext, "text",
+                           op->text.p ? op->text.p : "", op->text.n,
+                           "show_alert", op->show_alert, "url",
+                           op->url.p ? op->url.p : "", op->url.n),
+                 op->x.now, err);
+  if (rc != BINK_OK)
+    return rc;
   return svc__out(&op->x,
                   json_pack("{s:s, s:I}", "callback_id", id, "answered_at",
                             (json_int_t)op->x.now),

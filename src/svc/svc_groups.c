@@ -177,6 +177,11 @@ bink_rc svc_leave_group_job(store_conn *c, void *arg, bink_err *err) {
                      s.g.ext_id);
   if ((rc = store_member_delete(c, s.g.id, op->x.caller->id)) != BINK_OK)
     return svc__storage(rc, err);
+  if ((rc = svc__tell(c, s.g.id, NULL, op->x.caller->id, "member_left",
+                      json_pack("{s:s, s:s}", "group_id", s.g.ext_id,
+                                "user_id", op->x.caller->ext_id),
+                      op->x.now, err)) != BINK_OK)
+    return rc;
   return svc__out(&op->x,
                   json_pack("{s:s, s:s}", "group_id", s.g.ext_id, "user_id",
                             op->x.caller->ext_id),
@@ -210,6 +215,12 @@ bink_rc svc_remove_member_job(store_conn *c, void *arg, bink_err *err) {
     return rc;
   if ((rc = store_member_delete(c, s.g.id, s.target.id)) != BINK_OK)
     return svc__storage(rc, err);
+  if ((rc = svc__tell(c, s.g.id, NULL, s.target.id, "member_left",
+                      json_pack("{s:s, s:s, s:s}", "group_id", s.g.ext_id,
+                                "user_id", s.target.ext_id, "removed_by",
+                                op->x.caller->ext_id),
+                      op->x.now, err)) != BINK_OK)
+    return rc;
   return svc__out(&op->x,
                   json_pack("{s:s, s:s}", "group_id", s.g.ext_id, "user_id",
                             s.target.ext_id),
@@ -281,6 +292,12 @@ bink_rc svc_mute_job(store_conn *c, void *arg, bink_err *err) {
   int64_t until = op->duration == 0 ? 0 : op->x.now + op->duration;
   if ((rc = store_member_set_mute(c, s.g.id, s.target.id, until)) != BINK_OK)
     return svc__storage(rc, err);
+  if ((rc = svc__tell(c, s.g.id, NULL, s.target.id, "member_muted",
+                      json_pack("{s:s, s:s, s:I}", "group_id", s.g.ext_id,
+                                "user_id", s.target.ext_id, "muted_until",
+                                (json_int_t)until),
+                      op->x.now, err)) != BINK_OK)
+    return rc;
   return svc__out(&op->x,
                   json_pack("{s:s, s:s, s:I}", "group_id", s.g.ext_id,
                             "user_id", s.target.ext_id, "muted_until",
@@ -297,6 +314,11 @@ bink_rc svc_unmute_job(store_conn *c, void *arg, bink_err *err) {
   bool was = svc__is_muted(&s.them, op->x.now);
   if ((rc = store_member_set_mute(c, s.g.id, s.target.id, -1)) != BINK_OK)
     return svc__storage(rc, err);
+  if ((rc = svc__tell(c, s.g.id, NULL, s.target.id, "member_unmuted",
+                      json_pack("{s:s, s:s, s:b}", "group_id", s.g.ext_id,
+                                "user_id", s.target.ext_id, "was_muted", was),
+                      op->x.now, err)) != BINK_OK)
+    return rc;
   return svc__out(&op->x,
                   json_pack("{s:s, s:s, s:b}", "group_id", s.g.ext_id,
                             "user_id", s.target.ext_id, "was_muted", was),

@@ -53,4 +53,11 @@ bink_rc svc__member_joined(store_conn *c, const bink_group *g,
                            const bink_account *member, const char *inviter,
                            int64_t now, bink_err *err);
 
+/* ---- the people's feed (svc_feed.c) ----
+ * Stores a feed row that the members of group_id, both sides of dm and/or
+ * user_id will see, and wakes their live streams. data is stolen. */
+bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
+                  int64_t user_id, const char *event, json_t *data,
+                  int64_t now, bink_err *err);
+
 #endif

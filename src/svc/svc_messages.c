@@ -230,6 +230,9 @@ static bink_rc svc__send(store_conn *c, svc_send *op, bink_err *err) {
   /* The outbox: the message's events commit with it (events.md). */
   rc = svc__route_message(c, &m, me, ch.g.id ? &ch.g : NULL,
                           ch.g.id ? NULL : &ch.peer, reply_sender, err);
+  if (rc == BINK_OK)
+    rc = svc__tell(c, m.group_id, m.group_id ? NULL : &ch.dm, 0,
+                   "message_new", bink_render_message(&m), op->x.now, err);
   if (rc != BINK_OK)
     goto done;
   rc = svc__out(&op->x, bink_render_message(&m), err);
@@ -374,6 +377,10 @@ bink_rc svc_edit_job(store_conn *c, void *arg, bink_err *err) {
       rc = svc__storage(rc, err);
       goto done;
     }
+    if ((rc = svc__tell(c, m.group_id, m.group_id ? NULL : &dm, 0,
+                        "message_edited", bink_render_message(&m), op->x.now,
+                        err)) != BINK_OK)
+      goto done;
   }
   rc = svc__out(&op->x, bink_render_message(&m), err);
 done:
@@ -405,6 +412,13 @@ static bink_rc svc__delete_one(store_conn *c, svc_delete *op, bink_str id,
                    m.ext_id);
   else if ((rc = store_message_tombstone(c, m.id, op->x.now)) != BINK_OK)
     rc = svc__storage(rc, err);
+  if (rc == BINK_OK) {
+    m.deleted = true;
+    m.edited_at = op->x.now;
+    rc = svc__tell(c, m.group_id, m.group_id ? NULL : &dm, 0,
+                   "message_deleted", bink_render_message(&m), op->x.now,
+                   err);
+  }
   bink_message_clear(&m);
   return rc;
 }

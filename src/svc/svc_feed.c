@@ -1,0 +1,33 @@
+/* svc_feed.c: what people's clients are told (app-api.md "Live updates for
+ * people"): one feed row per chat event, and wake-ups for the streams of
+ * everyone who may see it. */
+#include <stdlib.h>
+
+#include "svc/svc_internal.h"
+
+static void svc__wake_member(void *arg, int64_t id) {
+  store_wake(arg, STORE_WAKE_USER(id));
+}
+
+bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
+                  int64_t user_id, const char *event, json_t *data,
+                  int64_t now, bink_err *err) {
+  char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+  json_decref(data);
+  if (!text)
+    return bink_fail(err, BINK_EINTERNAL, "out of memory");
+  bink_rc rc = store_feed_insert(c, group_id, dm ? dm->id : 0, user_id, event,
+                                 text, now, NULL);
+  free(text);
+  if (rc == BINK_OK && group_id)
+    rc = store_group_member_ids(c, group_id, svc__wake_member, c);
+  if (rc != BINK_OK)
+    return svc__storage(rc, err);
+  if (dm) {
+    store_wake(c, STORE_WAKE_USER(dm->lo));
+    store_wake(c, STORE_WAKE_USER(dm->hi));
+  }
+  if (user_id)
+    store_wake(c, STORE_WAKE_USER(user_id));
+  return BINK_OK;
+}
