@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "admin.h"
@@ -38,6 +39,18 @@ static void main__on_commit(void *arg, const uint64_t *keys, size_t n) {
     ev_dispatcher_wake(ctx->dispatcher);
   if (account)
     authcache_invalidate(ctx->auth_cache);
+}
+
+/* Long polls and event streams are open connections: let the process use
+ * every file descriptor it is allowed (the soft limit is often 1024). */
+static void main__raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      binkd_log(BINKD_LOG_WARN, "cannot raise the open file limit: %s",
+                strerror(errno));
+  }
 }
 
 static int main__mkdir(const char *path) {
@@ -113,6 +126,7 @@ int main(int argc, char **argv) {
   if (files_install_default_stickers(ctx.st, cfg.data) != BINK_OK)
     binkd_log(BINKD_LOG_WARN, "the default sticker set is not installed");
 
+  main__raise_nofile();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   store_set_commit_hook(ctx.st, main__on_commit, &ctx);
   ctx.waiters = ev_waiters_new();
