@@ -100,8 +100,15 @@ int admin_run(const binkd_config *cfg, store *st, const bink_limits *limits) {
     return admin__stickers(cfg, st);
   bool user = strcmp(cfg->args[0], "user") == 0;
   bool bot = strcmp(cfg->args[0], "bot") == 0;
-  if (!(user || bot) || cfg->nargs != 3 || strcmp(cfg->args[1], "add") != 0) {
-    fprintf(stderr, "binkd: unknown command; see binkd --help\n");
+  if (!(user || bot) || cfg->nargs < 2 || strcmp(cfg->args[1], "add") != 0) {
+    fprintf(stderr, "binkd: unknown command '%s'; see binkd --help\n",
+            cfg->args[0]);
+    return 2;
+  }
+  if (cfg->nargs != 3) {
+    fprintf(stderr, "usage: binkd %s add USERNAME%s\n", cfg->args[0],
+            bot ? " --owner USERNAME [--display-name NAME] [--webhook URL]"
+                : " [--display-name NAME]");
     return 2;
   }
   if (bot && !cfg->owner) {
@@ -171,8 +178,7 @@ static int admin__print_demo(const binkd_config *cfg, const char *base,
   const char *gid = json_string_value(json_object_get(saved, "group_id"));
   if (!ut || !bt || !gid)
     return -1;
-  printf("\nbink demo\n"
-         "  web sandbox:  %s/\n"
+  printf("\nbink demo at %s\n"
          "  user alice:   token %s  (%s)\n"
          "  bot demo_bot: token %s  (%s)\n"
          "  group Demo:   %s\n\n"

@@ -104,6 +104,13 @@ bink_rc api_sendmessage(http_req *r) {
                          &op->quote_message_id));
   if (r->caller.is_bot)
     API_TRY(http_param_json(r, "extra", JSON_OBJECT, false, &op->extra));
+  /* Events carry "" for what does not apply ("group_id": "" in private
+   * chats); a bot that copies those fields back means "absent". */
+  bink_str *optional[] = {&op->group_id, &op->target_user_id, &op->file_id,
+                          &op->reply_to_id, &op->quote_message_id};
+  for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
+    if (optional[i]->p && optional[i]->n == 0)
+      optional[i]->p = NULL;
   if (r->idempotency_key) {
     if (!bink_idempotency_key_valid(r->idempotency_key,
                                     strlen(r->idempotency_key)))

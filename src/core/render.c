@@ -1,6 +1,7 @@
 #include "core/render.h"
 
 #include <string.h>
+#include <time.h>
 
 const char *bink_role_name(bink_role r) {
   switch (r) {
@@ -110,10 +111,14 @@ json_t *bink_render_group_for_user(const bink_group *g, bink_role role) {
 
 json_t *bink_render_member(const bink_account *a, const bink_member *m) {
   json_t *o = bink_render_card(a);
+  /* muted_until as in mutemember: 0 = until unmuted; "muted" tells it
+   * apart from not muted (an elapsed mute shows as not muted too). */
+  bool muted = m->muted_until == 0 || m->muted_until > (int64_t)time(NULL);
   if (o)
     json_object_update_new(
-        o, json_pack("{s:s, s:I, s:I}", "role", bink_role_name(m->role),
-                     "muted_until", (json_int_t)m->muted_until, "joined_at",
+        o, json_pack("{s:s, s:b, s:I, s:I}", "role", bink_role_name(m->role),
+                     "muted", muted, "muted_until",
+                     (json_int_t)(muted ? m->muted_until : 0), "joined_at",
                      (json_int_t)m->joined_at));
   return o;
 }

@@ -189,7 +189,7 @@ static bink_rc rules__check_button(const json_t *btn, size_t r, size_t c,
   if(!json_is_string(text))
     return bink_fail(err, BINK_EINVAL, "%s must be a string", path);
   rc = bink_check_text(path, json_string_value(text), json_string_length(text),
-                       1, l->button_text_max, false, err);
+                       1, l->button_text_max, true, err);
   if(rc != BINK_OK)
     return rc;
 
@@ -358,7 +358,7 @@ bink_rc bink_commands_normalize(const json_t *in, const bink_limits *l,
     }
     rc = bink_check_text(path, json_string_value(desc),
                          json_string_length(desc), 1, l->command_desc_max,
-                         false, err);
+                         true, err);
     if(rc != BINK_OK)
       break;
 
@@ -398,10 +398,11 @@ bink_rc bink_check_mute_duration(int64_t seconds, const bink_limits *l,
 
 bool bink_idempotency_key_valid(const char *s, size_t len)
 {
-  if(len < 1 || len > 128)
+  /* HTTP trims white space around header values: refuse it there. */
+  if(len < 1 || len > 128 || s[0] == ' ' || s[len - 1] == ' ')
     return false;
   for(size_t i = 0; i < len; i++) {
-    if(s[i] < 0x21 || s[i] > 0x7E)
+    if(s[i] < 0x20 || s[i] > 0x7E)
       return false;
   }
   return true;

@@ -158,7 +158,8 @@ bink_rc bink_commands_normalize(const json_t *in, const bink_limits *l,
 bink_rc bink_check_mute_duration(int64_t seconds, const bink_limits *l,
                                  bink_err *err);
 
-/* An Idempotency-Key header value: 1..128 printable ASCII (0x21..0x7E). */
+/* An Idempotency-Key header value: 1..128 printable ASCII (0x20..0x7E),
+ * not starting or ending with a space. */
 bool bink_idempotency_key_valid(const char *s, size_t len);
 
 #endif

@@ -1,5 +1,7 @@
 #include "events/target.h"
 
+#include "core/rules.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netdb.h>
@@ -35,6 +37,9 @@ static bool target__private(const struct sockaddr *sa) {
 
 bink_rc ev_webhook_target_check(const char *field, const char *url,
                                 bool allow_private, bink_err *err) {
+  bink_rc rc = bink_check_http_url(field, url, strlen(url), 2048, err);
+  if (rc != BINK_OK)
+    return rc;
   CURLU *u = curl_url();
   char *host = NULL;
   if (!u)

@@ -160,9 +160,10 @@ typedef struct http_upload {
   int parts;               /* parts named "file" (only the first is kept) */
   const char *tmp_path;    /* NUL-terminated path of the first `file`
                               part's bytes (written and fsync'ed), "" when
-                              it was empty or absent; the layer deletes the
-                              file when the request completes, so a handler
-                              that keeps it renames it away first */
+                              it was empty or absent; the layer deletes
+                              this name when the request completes, so a
+                              handler that keeps the bytes links them under
+                              another name first (svc/files.h) */
   uint64_t size;           /* bytes in that part */
   unsigned char sha256[32]; /* of those bytes */
   const char *disposition; /* that part's Content-Disposition value as

@@ -43,6 +43,7 @@ struct http_server {
   const http_route *routes;
   binkd_ctx *ctx;
   atomic_int inflight;
+  atomic_bool stopping;      /* new requests get 503 and never suspend */
   http_ratelimit *ratelimit; /* NULL: no limit */
 };
 
@@ -74,6 +75,7 @@ struct http_req__private {
   char method[16];
   char path[HTTP__PATH_MAX]; /* lower case, for routing and the log */
   char raw_path[HTTP__PATH_MAX]; /* as sent */
+  bool bad_uri;              /* the raw path holds %00 */
   struct MHD_Response *raw;  /* http_reply_raw() */
   unsigned raw_status;
   int status;
@@ -131,21 +133,28 @@ bink_rc http_reply(http_req *r, json_t *data) {
 }
 
 void http_body_hash(http_req *r, unsigned char out[32]) {
-  /* The path is part of what the key promises: the same bytes sent to
+  /* The parameters as one canonical JSON text (keys sorted), so that the
+   * same request sent with its keys in another order, or as a form, is the
+   * same request; and the path, because the same parameters sent to
    * another endpoint are another request. */
-  size_t plen = strlen(r->priv->path);
-  size_t n = plen + 1 + r->priv->body_len;
-  char *buf = malloc(n ? n : 1);
+  char *params = r->priv->params
+                     ? json_dumps(r->priv->params, JSON_COMPACT |
+                                                       JSON_SORT_KEYS)
+                     : NULL;
+  size_t plen = strlen(r->priv->path), jlen = params ? strlen(params) : 0;
+  char *buf = malloc(plen + 1 + jlen + 1);
   if (!buf) {
+    free(params);
     memset(out, 0, 32);
     return;
   }
   memcpy(buf, r->priv->path, plen);
   buf[plen] = '\n';
-  if (r->priv->body_len)
-    memcpy(buf + plen + 1, r->priv->body, r->priv->body_len);
-  bink_sha256(buf, n, out);
+  if (jlen)
+    memcpy(buf + plen + 1, params, jlen);
+  bink_sha256(buf, plen + 1 + jlen, out);
   free(buf);
+  free(params);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -575,6 +584,8 @@ static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                             get_only ? "GET, HEAD" : get ? "GET, POST" : "POST");
   }
+  if (status == 503)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   if (status == 429 && r->retry_after > 0) {
     char ra[24];
     snprintf(ra, sizeof ra, "%d", r->retry_after);
@@ -724,6 +735,12 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
   p->raw_path[n] = '\0';
   http__request_id(r);
 
+  /* Read after this request was counted in `inflight` (http__uri_log):
+   * once the stop sees no request in flight, every later one sees this. */
+  if (atomic_load(&p->server->stopping))
+    return http_fail(r, BINK_EUNAVAIL, "the server is shutting down");
+  if (p->bad_uri)
+    return http_fail(r, BINK_EINVAL, "the path must not contain %%00");
   r->route = http__route(p->server, p->path);
   if (!r->route || strlen(url) >= sizeof p->path)
     return http_fail(r, BINK_ENOTFOUND, "no such endpoint: %s", p->path);
@@ -757,6 +774,20 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
                                                MHD_HTTP_HEADER_CONTENT_TYPE);
   if (ct) {
     size_t tn = strcspn(ct, "; \t");
+    char params[128];
+    size_t pn = 0;
+    for (const char *q = ct + tn; *q && pn + 1 < sizeof params; q++)
+      params[pn++] = (char)tolower((unsigned char)*q);
+    params[pn] = '\0';
+    const char *cs = strstr(params, "charset=");
+    if (cs) {
+      cs += 8;
+      if (*cs == '"')
+        cs++;
+      if (strncasecmp(cs, "utf-8", 5) != 0 && strncasecmp(cs, "utf8", 4) != 0)
+        return http_fail(r, BINK_EMEDIATYPE,
+                         "unsupported charset; bodies must be UTF-8");
+    }
     if (tn == 16 && strncasecmp(ct, "application/json", 16) == 0)
       p->body_kind = BODY_JSON;
     else if (tn == 33 &&
@@ -892,6 +923,10 @@ static void *http__uri_log(void *cls, const char *uri,
   r->priv->conn = conn;
   r->ctx = s->ctx;
   clock_gettime(CLOCK_MONOTONIC, &r->priv->started);
+  size_t plen = strcspn(uri, "?");
+  for (size_t i = 0; i + 2 < plen; i++)
+    if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+      r->priv->bad_uri = true;
   atomic_fetch_add(&s->inflight, 1);
   return r;
 }
@@ -989,6 +1024,7 @@ bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
   s->ctx = ctx;
   s->ratelimit = http_ratelimit_new(ctx->cfg->rate_limit);
   atomic_init(&s->inflight, 0);
+  atomic_init(&s->stopping, false);
   unsigned threads = ctx->cfg->threads > 0 ? (unsigned)ctx->cfg->threads : 0;
   if (!threads) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1028,6 +1064,7 @@ bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
 void http_server_stop(http_server *s, int grace_seconds) {
   if (!s)
     return;
+  atomic_store(&s->stopping, true);
   MHD_socket fd = MHD_quiesce_daemon(s->daemon);
   struct timespec start, now;
   clock_gettime(CLOCK_MONOTONIC, &start);

@@ -1,6 +1,7 @@
 /*
  * upload.c: streaming multipart/form-data uploads (see upload.h).
  */
+#define _GNU_SOURCE /* memmem */
 #include "http/upload.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #define UPLOAD__PP_BUFFER (64 * 1024) /* post processor buffer, bytes */
 #define UPLOAD__BOUNDARY_MAX 70       /* RFC 2046 section 5.1.1 */
 #define UPLOAD__HEADERS_MAX 4096      /* one part's header block, bytes */
+#define UPLOAD__FLUSH_EVERY (2u << 20) /* bytes between writeback starts */
 
 struct http__upload {
   http_upload pub;
@@ -29,6 +31,7 @@ struct http__upload {
   char dir[1024];
   char tmp_path[1100];
   int fd;                /* -1 when closed */
+  uint64_t flushed;      /* bytes handed to writeback so far */
   EVP_MD_CTX *md;
   bink_rc failed;        /* first error, BINK_OK while going */
   bool too_large;        /* set by the iterator */
@@ -110,10 +113,21 @@ static void upload__tap(http__upload *u, const char *d, size_t n) {
       continue;
     }
     if (u->matched == 0) {
-      const char *cr = memchr(d + i, '\r', n - i);
-      if (!cr)
-        return;
-      i = (size_t)(cr - d);
+      /* Whole delimiters by memmem; one cut by the chunk's end is carried
+       * over as a partial match of its longest prefix. */
+      const char *hit = memmem(d + i, n - i, u->delim, u->dlen);
+      if (hit) {
+        i = (size_t)(hit - d) + u->dlen;
+        u->in_headers = true;
+        u->hlen = 0;
+        continue;
+      }
+      size_t k = n - i < u->dlen - 1 ? n - i : u->dlen - 1;
+      for (; k > 0; k--)
+        if (memcmp(d + n - k, u->delim, k) == 0)
+          break;
+      u->matched = k;
+      return;
     }
     if (d[i] == u->delim[u->matched]) {
       if (++u->matched == u->dlen) {
@@ -206,6 +220,15 @@ static enum MHD_Result upload__iter(void *cls, enum MHD_ValueKind kind,
     return MHD_NO;
   }
   u->pub.size += size;
+  if (u->pub.size - u->flushed >= UPLOAD__FLUSH_EVERY) {
+    /* Start writing back what has arrived so far, so that the fsync at
+     * the end has little left to wait for (Linux; a hint, errors are
+     * found by that fsync). */
+    (void)sync_file_range(u->fd, (off_t)u->flushed,
+                          (off_t)(u->pub.size - u->flushed),
+                          SYNC_FILE_RANGE_WRITE);
+    u->flushed = u->pub.size;
+  }
   return MHD_YES;
 }
 

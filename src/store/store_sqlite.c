@@ -1134,12 +1134,21 @@ bink_rc store_message_update(store_conn *c, const bink_message *m) {
   return store__step_done(c, st);
 }
 
+/* Quotes are snapshots: a deleted message's text goes from them too. */
+static const char SQL_QUOTES_SCRUB[] =
+    "UPDATE messages SET quote = json_set(quote, '$.content', '') "
+    "WHERE quote_id = ?1 AND quote IS NOT NULL";
+
 bink_rc store_message_tombstone(store_conn *c, int64_t id, int64_t now) {
   sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_TOMBSTONE);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_int64(st, 2, now);
+  bink_rc rc = store__step_done(c, st);
+  if (rc != BINK_OK || !(st = store__stmt(c, SQL_QUOTES_SCRUB)))
+    return rc != BINK_OK ? rc : BINK_EUNAVAIL;
+  sqlite3_bind_int64(st, 1, id);
   return store__step_done(c, st);
 }
 

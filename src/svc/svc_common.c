@@ -16,8 +16,8 @@ bink_rc svc__require_member(store_conn *c, const bink_group *g,
                             bink_err *err) {
   bink_rc rc = store_member_get(c, g->id, who->id, m);
   if (rc == BINK_ENOTFOUND)
-    return bink_fail(err, BINK_EFORBIDDEN, "%s is not a member of group %s",
-                     who->is_bot ? "the bot" : "you", g->ext_id);
+    return bink_fail(err, BINK_EFORBIDDEN, "%s not a member of group %s",
+                     who->is_bot ? "the bot is" : "you are", g->ext_id);
   return rc == BINK_OK ? rc : bink_fail(err, rc, "storage unavailable");
 }
 

@@ -23,6 +23,7 @@
 
 #define SVC__IDEMPOTENCY_AGE 86400  /* seconds (bot-api.md "Idempotency") */
 #define FILES__STICKER_MAX (5 << 20) /* bytes of one imported sticker image */
+#define FILES__SNIFF_BYTES (1 << 20) /* bytes libmagic looks at */
 
 /* ---------------------------------------------------------------------- */
 /* libmagic (one handle, serialised: handles are not thread-safe)          */
@@ -44,6 +45,11 @@ static bool files__magic_ready(void) {
     files__magic_failed = true;
     return false;
   }
+  /* Sniff the head of a file only: libmagic 5.44 reads up to 7 MiB and
+   * scans all of it for a text encoding; 1 MiB decides every type the
+   * media rules care about. */
+  size_t bytes_max = FILES__SNIFF_BYTES;
+  magic_setparam(m, MAGIC_PARAM_BYTES_MAX, &bytes_max);
   files__magic = m;
   return true;
 }

@@ -339,6 +339,11 @@ bink_rc svc_edit_job(store_conn *c, void *arg, bink_err *err) {
                    m.ext_id);
     goto done;
   }
+  if (!m.group_id && op->x.caller->is_bot &&
+      (dm.lo == op->x.caller->id ? dm.hi_blocked : dm.lo_blocked)) {
+    rc = bink_fail(err, BINK_EFORBIDDEN, "the user has blocked this bot");
+    goto done;
+  }
   if (op->has_content) {
     if (m.type == BINK_MSG_STICKER || m.type == BINK_MSG_CONTACT)
       rc = bink_fail(err, BINK_EINVAL, "content cannot be set on %s messages",
@@ -507,6 +512,20 @@ bink_rc svc_history(store_conn *c, svc_history_query *op, bink_err *err) {
     rc = store_dm_get(c, me->id, peer.id, &dm);
     if (rc != BINK_OK && rc != BINK_ENOTFOUND)
       return svc__storage(rc, err);
+  }
+  if (before) {
+    /* The cursor must be a message of this very chat. */
+    bink_message bm;
+    rc = store_message_get_ext(c, op->before.p, op->before.n, &bm);
+    bool here = rc == BINK_OK && (op->group_id.p ? bm.group_id == g.id
+                                                 : dm.id && bm.dm_id == dm.id);
+    if (rc == BINK_OK)
+      bink_message_clear(&bm);
+    if (rc != BINK_OK && rc != BINK_ENOTFOUND)
+      return svc__storage(rc, err);
+    if (!here)
+      return bink_fail(err, BINK_EINVAL,
+                       "before must be a message id of this chat");
   }
   json_t *list = json_array();
   bool more = false;
