@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <openssl/rand.h>
 
 static const char *const ids__prefixes[BINK_ID__COUNT] = {
@@ -187,12 +188,24 @@ bink_rc bink_token_new(char out[BINK_TOKEN_LEN + 1], bool is_bot)
   return BINK_OK;
 }
 
+/* OpenSSL 3 looks the implementation of EVP_sha256() up again on every
+ * use (under a lock); fetch it once per process instead. */
+static EVP_MD *ids__sha256_md;
+static pthread_once_t ids__sha256_once = PTHREAD_ONCE_INIT;
+
+static void ids__sha256_fetch(void)
+{
+  ids__sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void bink_sha256(const void *data, size_t len,
                  unsigned char out[BINK_SHA256_LEN])
 {
   unsigned int outlen = 0;
 
-  if(EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) == 1 &&
+  pthread_once(&ids__sha256_once, ids__sha256_fetch);
+  if(EVP_Digest(data, len, out, &outlen,
+                ids__sha256_md ? ids__sha256_md : EVP_sha256(), NULL) == 1 &&
      outlen == BINK_SHA256_LEN)
     return;
   /* Only a broken libcrypto gets here. A random digest never matches a
