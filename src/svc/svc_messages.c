@@ -230,12 +230,15 @@ static bink_rc svc__send(store_conn *c, svc_send *op, bink_err *err) {
   /* The outbox: the message's events commit with it (events.md). */
   rc = svc__route_message(c, &m, me, ch.g.id ? &ch.g : NULL,
                           ch.g.id ? NULL : &ch.peer, reply_sender, err);
+  json_t *rendered = rc == BINK_OK ? bink_render_message(&m) : NULL;
   if (rc == BINK_OK)
     rc = svc__tell(c, m.group_id, m.group_id ? NULL : &ch.dm, 0,
-                   "message_new", bink_render_message(&m), op->x.now, err);
-  if (rc != BINK_OK)
+                   "message_new", json_incref(rendered), op->x.now, err);
+  if (rc != BINK_OK) {
+    json_decref(rendered);
     goto done;
-  rc = svc__out(&op->x, bink_render_message(&m), err);
+  }
+  rc = svc__out(&op->x, rendered, err);
 done:
   bink_message_clear(&m);
   return rc;
