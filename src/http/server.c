@@ -30,6 +30,7 @@
 #include "ctx.h"
 #include "http/authcache.h"
 #include "http/ratelimit.h"
+#include "http/session.h"
 #include "http/upload.h"
 #include "log.h"
 
@@ -491,6 +492,12 @@ static bink_rc http__authenticate(http_req *r) {
   const char *who = r->route->auth == HTTP_AUTH_BOT ? "bot" : "user";
   const char *h = MHD_lookup_connection_value(r->priv->conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!h && r->route->auth == HTTP_AUTH_USER) {
+    /* The web sandbox's session cookie (session.h); never logged. */
+    bink_rc src = http_session_authenticate(r);
+    if (src != BINK_ENOTFOUND)
+      return src;
+  }
   if (!h)
     return http_fail(r, BINK_EAUTH, "missing %s token", who);
   while (*h == ' ' || *h == '\t')
@@ -763,6 +770,9 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
   const char *te = MHD_lookup_connection_value(
       conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+  if (cl && te) /* RFC 9112 6.3: ambiguous framing, a smuggling vector */
+    return http_fail(r, BINK_EINVAL,
+                     "send either Content-Length or Transfer-Encoding, not both");
   unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
   bool has_body = len > 0 || te != NULL;
   if (f & HTTP_ROUTE_UPLOAD)

@@ -161,3 +161,35 @@ def test_healthz(api):
     assert r.status_code == 200 and r.json()["data"]["status"] == "ok"
     r = requests.post(api.url("/healthz"))
     assert r.status_code == 405 and "GET" in r.headers["Allow"]
+
+
+def test_content_length_with_transfer_encoding_is_refused(api, world):
+    import socket
+    from urllib.parse import urlparse
+    u = urlparse(api.base)
+    body = json.dumps({"group_id": world.group, "message_type": "text",
+                       "content": "smuggled"}).encode()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    req = (b"POST /bot/sendmessage HTTP/1.1\r\nHost: x\r\n"
+           b"Authorization: Bearer " + world.bot.token.encode() + b"\r\n"
+           b"Content-Type: application/json\r\n"
+           b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n" + chunked)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+        s.sendall(req)
+        data = b""
+        while True:
+            part = s.recv(65536)
+            if not part:
+                break
+            data += part
+    head, _, payload = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"Content-Length or Transfer-Encoding" in payload
+    assert all(m.get("content") != "smuggled"
+               for m in api.history(world.owner.token, world.group))
+
+
+def test_percent_00_in_the_path_is_refused(api, world):
+    r = api.request("POST", "/bot/getme%00", token=world.bot.token)
+    assert r.status_code == 400 and r.json()["code"] == 400
