@@ -46,7 +46,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 }
 
 int main(int argc, char **argv) {
-  unsigned port = argc > 1 ? (unsigned)atoi(argv[1]) : 0;
+  unsigned port = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 0;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   unsigned threads = cores > 0 ? (unsigned)cores : 1;
 

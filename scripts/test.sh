@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/check-style.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -23,3 +24,19 @@ run() {
 
 run build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DBINK_SANITIZE=ON
+
+# libFuzzer targets of libbink (event parser, webhook verifier): a short,
+# bounded run, only when clang is installed (it is not a CI requirement).
+if command -v clang >/dev/null 2>&1; then
+  echo "== build-fuzz: libbink fuzzers, 20 s each" >&2
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DBINK_WERROR=ON -DBINK_TESTS=OFF >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target fuzz_event fuzz_webhook >/dev/null
+  fuzz_tmp=$(mktemp -d)
+  trap 'rm -rf "$fuzz_tmp"' EXIT
+  for t in event webhook; do
+    mkdir -p "$fuzz_tmp/$t"
+    "build-fuzz/fuzz/fuzz_$t" -max_total_time=20 -print_final_stats=0 \
+      "$fuzz_tmp/$t" "fuzz/corpus/$t" 2>"$fuzz_tmp/$t.log" \
+      || { tail -40 "$fuzz_tmp/$t.log" >&2; exit 1; }
+  done
+fi

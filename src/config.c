@@ -195,7 +195,7 @@ static bool config__is_listen(const char *s) {
   size_t n = strlen(port);
   if (n == 0 || n > 5 || strspn(port, "0123456789") != n)
     return false;
-  return atoi(port) <= 65535;
+  return strtol(port, NULL, 10) <= 65535; /* at most 5 digits: no overflow */
 }
 
 /* Describes the range of an integer option: "1..3600" or ">= 60". */

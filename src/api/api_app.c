@@ -178,7 +178,9 @@ bink_rc api_app_history(http_req *r) {
     store_job *job = calloc(1, sizeof *job);
     svc_mark_read *mr = calloc(1, sizeof *mr);
     if (job && mr) {
-      *mr = (svc_mark_read){.account_id = r->caller.id, .group_id = op->read_group, .dm_id = op->read_dm,
+      *mr = (svc_mark_read){.account_id = r->caller.id,
+                            .group_id = op->read_group,
+                            .dm_id = op->read_dm,
                             .upto = op->read_upto};
       job->fn = svc_mark_read_job;
       job->arg = mr;

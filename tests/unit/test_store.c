@@ -1265,8 +1265,7 @@ static void test_message_round_trip(void **state)
   reprefix(ext, "user", m.ext_id);
   assert_int_equal(store_message_get_ext(c, ext, strlen(ext), &out),
                    BINK_ENOTFOUND);
-  snprintf(ext, sizeof ext, "msg_%s", m.tag);
-  strcat(ext, "zz"); /* a key with no row */
+  snprintf(ext, sizeof ext, "msg_%szz", m.tag); /* a key with no row */
   assert_int_equal(store_message_get_ext(c, ext, strlen(ext), &out),
                    BINK_ENOTFOUND);
   assert_int_equal(store_message_get_ext(c, "msg_x", 5, &out),
