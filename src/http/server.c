@@ -30,7 +30,6 @@
 #include "ctx.h"
 #include "http/authcache.h"
 #include "http/ratelimit.h"
-#include "http/session.h"
 #include "http/upload.h"
 #include "log.h"
 
@@ -492,12 +491,6 @@ static bink_rc http__authenticate(http_req *r) {
   const char *who = r->route->auth == HTTP_AUTH_BOT ? "bot" : "user";
   const char *h = MHD_lookup_connection_value(r->priv->conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
-  if (!h && r->route->auth == HTTP_AUTH_USER) {
-    /* The web sandbox's session cookie (session.h); never logged. */
-    bink_rc src = http_session_authenticate(r);
-    if (src != BINK_ENOTFOUND)
-      return src;
-  }
   if (!h)
     return http_fail(r, BINK_EAUTH, "missing %s token", who);
   while (*h == ' ' || *h == '\t')
