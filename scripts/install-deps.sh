@@ -10,12 +10,19 @@ PACKAGES=(
   libcmocka-dev
   python3 python3-pytest python3-requests
   sqlite3 wrk
+  chromium nodejs
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm for the browser tests (tests/web): Debian's package, unless a nodejs
+# that bundles npm (NodeSource) is already there.
+if ! command -v npm >/dev/null 2>&1 && \
+   ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(npm)
+fi
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -2,6 +2,7 @@
 # Builds bink twice and runs every test on each build:
 #   build/       warnings as errors, the normal optimised build
 #   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer (leaks too)
+# and, on build/ only, the web sandbox's browser tests (tests/web).
 # Unit tests (cmocka) and the black-box suite (pytest against a real binkd)
 # both run through ctest.
 set -euo pipefail
@@ -23,6 +24,15 @@ run() {
 }
 
 run build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# The web sandbox end to end in headless Chromium (tests/web: Debian's
+# chromium driven by playwright-core, installed from the lock file; no
+# browser download), against the normal build only. Screenshots go to
+# tests/web/artifacts/ for CI to keep.
+echo "== build: web sandbox tests (headless Chromium)" >&2
+(cd tests/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null \
+  && BINKD="$PWD/../../build/binkd" node run.mjs)
+
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DBINK_SANITIZE=ON
 
 # libFuzzer targets of libbink (event parser, webhook verifier): a short,

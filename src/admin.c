@@ -179,6 +179,8 @@ static int admin__print_demo(const binkd_config *cfg, const char *base,
   if (!ut || !bt || !gid)
     return -1;
   printf("\nbink demo at %s\n"
+         "  web sandbox:  open %s/ in a browser, sign in as alice (or any new "
+         "name) and write to demo_bot\n"
          "  user alice:   token %s  (%s)\n"
          "  bot demo_bot: token %s  (%s)\n"
          "  group Demo:   %s\n\n"
@@ -191,7 +193,8 @@ static int admin__print_demo(const binkd_config *cfg, const char *base,
          "Read the group as alice:\n"
          "  curl -X POST \"%s/app/history\" -H \"Authorization: Bearer %s\" "
          "-d '{\"group_id\": \"%s\"}'\n\n",
-         base, ut, json_string_value(json_object_get(saved, "user_id")), bt,
+         base, base, ut, json_string_value(json_object_get(saved, "user_id")),
+         bt,
          json_string_value(json_object_get(saved, "bot_id")), gid, base, bt,
          gid, base, ut, gid);
   fflush(stdout);

@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "api/api_files.h"
+#include "api/api_web.h"
 #include "ctx.h"
 
 const http_route api_routes[] = {
@@ -62,6 +63,12 @@ const http_route api_routes[] = {
     {"/app/stickers", api_app_stickers, HTTP_AUTH_USER, HTTP_ROUTE_GET},
     {"/file/", api_file_download, HTTP_AUTH_NONE,
      HTTP_ROUTE_PREFIX | HTTP_ROUTE_GET_ONLY},
+    /* the web sandbox (api_web.h) */
+    {"/", api_web_index, HTTP_AUTH_NONE, HTTP_ROUTE_GET_ONLY},
+    {"/web/", api_web_file, HTTP_AUTH_NONE,
+     HTTP_ROUTE_PREFIX | HTTP_ROUTE_GET_ONLY},
+    {"/app/login", api_app_login, HTTP_AUTH_NONE, 0},
+    {"/app/logout", api_app_logout, HTTP_AUTH_NONE, 0},
     /* operations */
     {"/healthz", api_healthz, HTTP_AUTH_NONE, HTTP_ROUTE_GET_ONLY},
     {NULL, NULL, HTTP_AUTH_NONE, 0},

@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "core/media.h"
 #include "ctx.h"
+#include "http/session.h"
 #include "log.h"
 #include "svc/files.h"
 
@@ -116,9 +117,16 @@ bink_rc api_app_stickers(http_req *r) {
 /* GET /file/{file_id}                                                     */
 
 /* A bot's or a user's bearer token (the route is HTTP_AUTH_NONE because
- * both kinds are welcome). */
+ * both kinds are welcome), or, without an Authorization header, the web
+ * sandbox's session cookie (http/session.h: <img> and <video> send no
+ * headers). */
 static bink_rc api__any_caller(http_req *r) {
   const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!h) {
+    bink_rc rc = http_session_authenticate(r);
+    if (rc != BINK_ENOTFOUND)
+      return rc;
+  }
   if (!h)
     return http_fail(r, BINK_EAUTH, "missing bot or user token");
   while (*h == ' ' || *h == '\t')

@@ -145,6 +145,9 @@ bink_rc api_app_events(http_req *r) {
   s->user_id = r->caller.id;
   s->next_ping = ev_now() + LIVE__HEARTBEAT_S;
   const char *last = http_header(r, "Last-Event-ID");
+  if (!last) /* a new EventSource cannot set the header (docs/web.md) */
+    last = MHD_lookup_connection_value(s->conn, MHD_GET_ARGUMENT_KIND,
+                                       "last_event_id");
   if (!live__parse_id(last, &s->last_id)) {
     /* A new stream starts now: only what happens from here on. */
     store_conn *c = store_reader(r->ctx->st);

@@ -64,7 +64,6 @@ typedef struct bink_str {
 struct http_req {
   struct binkd_ctx *ctx;     /* server-wide state */
   const http_route *route;
-  bink_account caller;       /* the authenticated user or bot */
   bool authenticated;
   char request_id[40];
   const char *idempotency_key; /* header value or NULL */
@@ -81,6 +80,10 @@ struct http_req {
   http_handler cont;
 
   struct http_req__private *priv; /* the layer's */
+
+  /* Last, and not zeroed when a request starts (it is large): valid when
+   * `authenticated`. */
+  bink_account caller;       /* the authenticated user or bot */
 };
 
 /* Allocates n zeroed bytes that live until the request completes. NULL only

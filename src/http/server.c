@@ -30,6 +30,7 @@
 #include "ctx.h"
 #include "http/authcache.h"
 #include "http/ratelimit.h"
+#include "http/session.h"
 #include "http/upload.h"
 #include "log.h"
 
@@ -73,8 +74,6 @@ struct http_req__private {
   http__phase phase;
   struct timespec started;
   char method[16];
-  char path[HTTP__PATH_MAX]; /* lower case, for routing and the log */
-  char raw_path[HTTP__PATH_MAX]; /* as sent */
   bool bad_uri;              /* the raw path holds %00 */
   struct MHD_Response *raw;  /* http_reply_raw() */
   unsigned raw_status;
@@ -94,13 +93,18 @@ struct http_req__private {
   bool form;
   json_t *owned;             /* values parsed from form strings */
   struct MHD_PostProcessor *pp;
-  char form_key[128];
   char *form_val;
   size_t form_len, form_cap;
   bool form_bad;             /* invalid UTF-8 or oversize key */
-  char form_bad_key[128];
 
   struct http__block *blocks;
+
+  /* Text buffers last: a new request zeroes only what comes before them
+   * (http__uri_log) and empties these. */
+  char path[HTTP__PATH_MAX]; /* lower case, for routing and the log */
+  char raw_path[HTTP__PATH_MAX]; /* as sent */
+  char form_key[128];
+  char form_bad_key[128];
 };
 
 /* ---------------------------------------------------------------------- */
@@ -491,6 +495,12 @@ static bink_rc http__authenticate(http_req *r) {
   const char *who = r->route->auth == HTTP_AUTH_BOT ? "bot" : "user";
   const char *h = MHD_lookup_connection_value(r->priv->conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!h && r->route->auth == HTTP_AUTH_USER) {
+    /* The web sandbox's session cookie (session.h); never logged. */
+    bink_rc src = http_session_authenticate(r);
+    if (src != BINK_ENOTFOUND)
+      return src;
+  }
   if (!h)
     return http_fail(r, BINK_EAUTH, "missing %s token", who);
   while (*h == ' ' || *h == '\t')
@@ -690,10 +700,13 @@ static void http__request_id(http_req *r) {
    * CSPRNG on every request. */
   static _Thread_local uint32_t prefix;
   static _Thread_local uint32_t counter;
+  static const char hex[] = "0123456789abcdef";
   if (!prefix && RAND_bytes((unsigned char *)&prefix, sizeof prefix) != 1)
     prefix = (uint32_t)time(NULL);
-  snprintf(r->request_id, sizeof r->request_id, "%08x%08x", prefix,
-           ++counter);
+  uint64_t v = (uint64_t)prefix << 32 | ++counter;
+  for (int i = 15; i >= 0; i--, v >>= 4)
+    r->request_id[i] = hex[v & 15];
+  r->request_id[16] = '\0';
 }
 
 /* An upload route's start (HTTP_ROUTE_UPLOAD): the announced length
@@ -918,10 +931,19 @@ static enum MHD_Result http__access(void *cls, struct MHD_Connection *conn,
 static void *http__uri_log(void *cls, const char *uri,
                            struct MHD_Connection *conn) {
   http_server *s = cls;
-  http_req *r = calloc(1, sizeof *r + sizeof(struct http_req__private));
+  /* Zero what must start empty, not the large buffers (a request is
+   * several kilobytes; zeroing it all showed in profiles). */
+  http_req *r = malloc(sizeof *r + sizeof(struct http_req__private));
   if (!r)
     return NULL;
+  memset(r, 0, offsetof(http_req, caller));
+  r->caller.id = 0;
+  r->caller.is_bot = false;
+  r->caller.ext_id[0] = '\0';
   r->priv = (struct http_req__private *)(r + 1);
+  memset(r->priv, 0, offsetof(struct http_req__private, path));
+  r->priv->path[0] = r->priv->raw_path[0] = '\0';
+  r->priv->form_key[0] = r->priv->form_bad_key[0] = '\0';
   r->priv->server = s;
   r->priv->conn = conn;
   r->ctx = s->ctx;

@@ -167,6 +167,16 @@ const char *const store__migrations[] = {
     " event TEXT NOT NULL,"
     " data TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);",
+    /* 5: the web sandbox's sign-in sessions (docs/web.md): only the
+     * digest of the cookie's token is kept (core/session.h). */
+    "CREATE TABLE sessions("
+    " id INTEGER PRIMARY KEY,"
+    " token_hash BLOB NOT NULL UNIQUE,"
+    " account_id INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL);"
+    "CREATE INDEX sessions_account ON sessions(account_id);"
+    "CREATE INDEX sessions_expires ON sessions(expires_at);",
 };
 const int store__migration_count =
     (int)(sizeof store__migrations / sizeof store__migrations[0]);

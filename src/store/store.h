@@ -359,4 +359,22 @@ bink_rc store_stickers_list(store_conn *c,
                             json_t *(*render)(const bink_sticker *, void *),
                             void *arg, json_t *out_array);
 
+/* ---- web sign-in sessions (sqlite_sessions.c; docs/web.md) ----
+ * A session maps the digest of a browser's cookie token
+ * (core/session.h) to a user until expires_at (Unix seconds). */
+bink_rc store_session_insert(store_conn *c, int64_t account_id,
+                             const unsigned char hash[BINK_SHA256_LEN],
+                             int64_t now, int64_t expires_at);
+/* The account of a live session (expires_at > now): BINK_OK, or ENOTFOUND
+ * for an unknown or expired digest. */
+bink_rc store_session_account(store_conn *c,
+                              const unsigned char hash[BINK_SHA256_LEN],
+                              int64_t now, bink_account *out);
+/* Ends a session (sign-out): BINK_OK, or ENOTFOUND when there is none.
+ * Notes STORE_WAKE_ACCOUNT so caches of digests forget it at once. */
+bink_rc store_session_delete(store_conn *c,
+                             const unsigned char hash[BINK_SHA256_LEN]);
+/* Deletes the sessions that expired at or before now. */
+bink_rc store_sessions_expire(store_conn *c, int64_t now);
+
 #endif
