@@ -47,7 +47,7 @@ bink_status bink__webhook_key(const char *secret, unsigned char *key, size_t *le
   if (n < 16 || n > 256)
     return BINK_E_SECRET;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char)secret[i] < 0x21 || (unsigned char)secret[i] > 0x7e)
+    if ((unsigned char)secret[i] < 0x20 || (unsigned char)secret[i] > 0x7e)
       return BINK_E_SECRET;
   memcpy(key, secret, n);
   *len = n;

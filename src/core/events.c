@@ -149,7 +149,7 @@ bool bink_webhook_key(const char *secret, unsigned char key[256],
   if (n < 16 || n > 256)
     return false;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char)secret[i] < 0x21 || (unsigned char)secret[i] > 0x7e)
+    if ((unsigned char)secret[i] < 0x20 || (unsigned char)secret[i] > 0x7e)
       return false;
   memcpy(key, secret, n);
   *len = n;

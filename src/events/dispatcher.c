@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/events.h"
+#include "events/target.h"
 #include "log.h"
 #include "svc/svc.h"
 
@@ -31,6 +32,7 @@ typedef struct dispatch__xfer {
   int64_t bot_id, update_id, created_at;
   char chat_key[32];
   int attempts; /* this one included */
+  int blocked;  /* refused by dispatch__open_socket */
   CURL *easy;
   struct curl_slist *headers;
   char *body;
@@ -62,6 +64,18 @@ static double dispatch__unit(void) {
   if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
     return 0.5;
   return (double)r / 4294967296.0;
+}
+
+/* --deny-private-webhooks, enforced when connecting too: the name may
+ * resolve differently now than at setwebhook (DNS rebinding). */
+static curl_socket_t dispatch__open_socket(void *ud, curlsocktype purpose,
+                                           struct curl_sockaddr *a) {
+  int *blocked = ud;
+  if (purpose == CURLSOCKTYPE_IPCXN && ev_addr_private(&a->addr)) {
+    *blocked = 1;
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype, a->protocol);
 }
 
 static size_t dispatch__discard(char *p, size_t size, size_t n, void *ud) {
@@ -177,6 +191,10 @@ static bool dispatch__start(void *arg, store_delivery *dv) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, dispatch__discard);
   curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  if (!d->cfg->allow_private_webhooks) {
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, dispatch__open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &x->blocked);
+  }
   if (curl_multi_add_handle(d->multi, e) != CURLM_OK) {
     curl_easy_cleanup(e);
     x->easy = NULL;
@@ -228,7 +246,11 @@ static void dispatch__finish(ev_dispatcher *d, dispatch__xfer *x,
     a->state = 1;
     x->rec.error[0] = '\0';
   } else {
-    if (res != CURLE_OK)
+    if (x->blocked)
+      snprintf(x->rec.error, sizeof x->rec.error,
+               "the webhook's address is private or loopback, which this "
+               "server does not allow (--deny-private-webhooks)");
+    else if (res != CURLE_OK)
       snprintf(x->rec.error, sizeof x->rec.error, "%s",
                curl_easy_strerror(res));
     else if (code >= 300 && code < 400)

@@ -10,12 +10,13 @@
 
 static bool target__private4(const unsigned char *a) {
   return a[0] == 127 || a[0] == 10 || a[0] == 0 ||
+         a[0] >= 224 || /* multicast, reserved, broadcast */
          (a[0] == 172 && (a[1] & 0xf0) == 16) ||
          (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
          (a[0] == 100 && (a[1] & 0xc0) == 64); /* carrier-grade NAT */
 }
 
-static bool target__private(const struct sockaddr *sa) {
+bool ev_addr_private(const struct sockaddr *sa) {
   if (sa->sa_family == AF_INET)
     return target__private4(
         (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
@@ -27,10 +28,13 @@ static bool target__private(const struct sockaddr *sa) {
                                                0, 0, 0, 0, 0xff, 0xff};
     if (memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1))
       return true; /* :: and ::1 */
-    if (memcmp(a, v4mapped, 12) == 0)
+    static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
+    if (memcmp(a, v4mapped, 12) == 0 || memcmp(a, nat64, 12) == 0 ||
+        memcmp(a, zero, 12) == 0) /* mapped, NAT64, IPv4-compatible */
       return target__private4(a + 12);
     return (a[0] & 0xfe) == 0xfc ||                 /* fc00::/7 */
-           (a[0] == 0xfe && (a[1] & 0xc0) == 0x80); /* fe80::/10 */
+           (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* fe80::/10 */
+           a[0] == 0xff;                            /* multicast */
   }
   return true;
 }
@@ -45,9 +49,22 @@ bink_rc ev_webhook_target_check(const char *field, const char *url,
   if (!u)
     return bink_fail(err, BINK_EINTERNAL, "out of memory");
   CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+  char *user = NULL, *port = NULL;
   if (uc == CURLUE_OK)
     uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+  bool has_user = curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK;
+  bool port_zero = curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+                   strcmp(port, "0") == 0;
+  curl_free(user);
+  curl_free(port);
   curl_url_cleanup(u);
+  if (uc == CURLUE_OK && (has_user || port_zero)) {
+    curl_free(host);
+    return bink_fail(err, BINK_EINVAL, "%s must not hold %s", field,
+                     has_user ? "credentials (user:password@); use the "
+                                "secret to authenticate deliveries"
+                              : "port 0");
+  }
   if (uc != CURLUE_OK || !host)
     return bink_fail(err, BINK_EINVAL, "%s must be an absolute http or https "
                      "URL", field);
@@ -73,7 +90,7 @@ bink_rc ev_webhook_target_check(const char *field, const char *url,
                      field, name, gai_strerror(gai));
   bool priv = false;
   for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-    priv |= target__private(ai->ai_addr);
+    priv |= ev_addr_private(ai->ai_addr);
   freeaddrinfo(res);
   if (priv && !allow_private)
     return bink_fail(err, BINK_EINVAL,

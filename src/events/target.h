@@ -5,6 +5,7 @@
 #define BINK_EVENTS_TARGET_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include "core/result.h"
 
@@ -14,5 +15,10 @@
  * getaddrinfo (blocking). Errors are BINK_EINVAL naming `field`. */
 bink_rc ev_webhook_target_check(const char *field, const char *url,
                                 bool allow_private, bink_err *err);
+
+/* True for loopback, private (RFC 1918, RFC 4193), link-local, carrier-
+ * grade NAT, unspecified, multicast and broadcast addresses, also when
+ * written as IPv4-mapped, IPv4-compatible or NAT64 IPv6. */
+bool ev_addr_private(const struct sockaddr *sa);
 
 #endif

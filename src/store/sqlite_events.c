@@ -33,15 +33,21 @@ static const char SQL_EXPIRE_DEAD[] =
     "AND created_at < ?1";
 static const char SQL_EXPIRE_DELETE[] =
     "DELETE FROM events WHERE state IN (1, 3, 4) AND created_at < ?1";
+/* Webhook bots first (accounts_webhook; CROSS JOIN keeps that order), then
+ * their pending events by chat
+ * (events_chat): the head of each chat is its smallest pending update_id.
+ * Polling bots' backlogs are never read. */
 static const char SQL_DUE[] =
     "SELECT e.bot_id, e.update_id, e.chat_key, e.event_type, e.body, "
     "e.attempts, e.created_at, a.webhook_url, a.webhook_secret, "
-    "a.max_connections, a.tag FROM events e JOIN accounts a "
-    "ON a.id = e.bot_id "
-    "WHERE e.state = 0 AND e.next_at <= ?1 AND a.webhook_url <> '' "
-    "AND NOT EXISTS (SELECT 1 FROM events p WHERE p.bot_id = e.bot_id "
-    "AND p.chat_key = e.chat_key AND p.state = 0 "
-    "AND p.update_id < e.update_id) "
+    "a.max_connections, a.tag "
+    "FROM accounts a INDEXED BY accounts_webhook "
+    "CROSS JOIN events e INDEXED BY events_chat "
+    "WHERE a.webhook_url <> '' AND e.bot_id = a.id AND e.state = 0 "
+    "AND e.update_id = (SELECT min(p.update_id) FROM events p "
+    "INDEXED BY events_chat WHERE p.bot_id = e.bot_id "
+    "AND p.chat_key = e.chat_key AND p.state = 0) "
+    "AND e.next_at <= ?1 "
     "ORDER BY e.next_at, e.update_id LIMIT ?2";
 static const char SQL_RECORD[] =
     "UPDATE events SET state = ?3, attempts = ?4, next_at = ?5, "

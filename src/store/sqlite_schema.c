@@ -177,6 +177,9 @@ const char *const store__migrations[] = {
     " expires_at INTEGER NOT NULL);"
     "CREATE INDEX sessions_account ON sessions(account_id);"
     "CREATE INDEX sessions_expires ON sessions(expires_at);",
+    /* 6: the webhook dispatcher starts from the bots that have a webhook,
+     * so that the pending events of polling bots cost it nothing. */
+    "CREATE INDEX accounts_webhook ON accounts(id) WHERE webhook_url <> '';",
 };
 const int store__migration_count =
     (int)(sizeof store__migrations / sizeof store__migrations[0]);

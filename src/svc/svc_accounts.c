@@ -78,7 +78,7 @@ static bool svc__secret_valid(bink_str s) {
   if (s.n < 16 || s.n > 256)
     return false;
   for (size_t i = 0; i < s.n; i++)
-    if ((unsigned char)s.p[i] < 0x21 || (unsigned char)s.p[i] > 0x7e)
+    if ((unsigned char)s.p[i] < 0x20 || (unsigned char)s.p[i] > 0x7e)
       return false;
   return true;
 }
