@@ -35,7 +35,7 @@ static void live__append(live__stream *s, const char *p, size_t n) {
   if (s->failed)
     return;
   if (s->len + n > s->cap) {
-    size_t cap = s->cap ? s->cap : 4096;
+    size_t cap = s->cap ? s->cap : 512;
     while (cap < s->len + n)
       cap *= 2;
     char *b = realloc(s->buf, cap);
@@ -158,7 +158,7 @@ bink_rc api_app_events(http_req *r) {
   }
   live__append(s, "retry: 2000\n\n", 13);
   struct MHD_Response *resp = MHD_create_response_from_callback(
-      MHD_SIZE_UNKNOWN, 16 * 1024, live__read, s, live__free);
+      MHD_SIZE_UNKNOWN, 2048, live__read, s, live__free);
   if (!resp) {
     live__free(s);
     return http_fail(r, BINK_EINTERNAL, "out of memory");
