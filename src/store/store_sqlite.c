@@ -8,11 +8,13 @@
  */
 #include "store/sqlite_int.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -371,16 +373,35 @@ static void store__run_batch(store *s, store_job *batch) {
   }
 }
 
+/* After this long without writes the writer gives memory back: its page
+ * cache, and the heap's free pages (glibc keeps them otherwise). */
+#define STORE__IDLE_RELEASE_S 5
+
 static void *store__writer_main(void *arg) {
   store *s = arg;
+  bool dirty = false; /* wrote since the last release */
   for (;;) {
     pthread_mutex_lock(&s->lock);
-    while (!s->head && !s->stopping)
-      pthread_cond_wait(&s->queue_cv, &s->lock);
+    while (!s->head && !s->stopping) {
+      if (!dirty) {
+        pthread_cond_wait(&s->queue_cv, &s->lock);
+        continue;
+      }
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += STORE__IDLE_RELEASE_S;
+      if (pthread_cond_timedwait(&s->queue_cv, &s->lock, &until) != 0 &&
+          !s->head) {
+        sqlite3_db_release_memory(s->writer->db);
+        malloc_trim(0);
+        dirty = false;
+      }
+    }
     if (!s->head) {
       pthread_mutex_unlock(&s->lock);
       break;
     }
+    dirty = true;
     store_job *batch = s->head, *last = batch;
     for (int n = 1; n < STORE__BATCH_MAX && last->next; n++)
       last = last->next;
