@@ -243,6 +243,34 @@ static void api__file_headers(struct MHD_Response *resp, const char *etag) {
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
+/* A 304 has no body and must not say Content-Length: 0 (RFC 9110 sections
+ * 8.6 and 15.4.5). libmicrohttpd 0.9.75 sends Content-Length for every
+ * response of known size, 0 included (MHD_create_response_empty is 0.9.76);
+ * a response of unknown size marked MHD_RF_HTTP_1_0_COMPATIBLE_STRICT is
+ * sent with neither Content-Length nor chunked framing, and no body for a
+ * 304, at the price of closing the connection after it. */
+static ssize_t api__no_body(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)cls;
+  (void)pos;
+  (void)buf;
+  (void)max;
+  return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static struct MHD_Response *api__not_modified(const char *etag) {
+  struct MHD_Response *nm = MHD_create_response_from_callback(
+      MHD_SIZE_UNKNOWN, 64, api__no_body, NULL, NULL);
+  if (!nm)
+    return NULL;
+  if (MHD_set_response_options(nm, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT,
+                               MHD_RO_END) != MHD_YES) {
+    MHD_destroy_response(nm);
+    return NULL;
+  }
+  api__file_headers(nm, etag);
+  return nm;
+}
+
 bink_rc api_file_download(http_req *r) {
   API_TRY(api__any_caller(r));
   const char *path = http_path(r);
@@ -267,13 +295,8 @@ bink_rc api_file_download(http_req *r) {
   char etag[MEDIA_SHA256_HEX + 2];
   snprintf(etag, sizeof etag, "\"%s\"", f->sha256);
   const char *inm = http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
-  if (inm && api__etag_match(inm, etag)) {
-    struct MHD_Response *nm =
-        MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (nm)
-      api__file_headers(nm, etag);
-    return http_reply_raw(r, MHD_HTTP_NOT_MODIFIED, nm);
-  }
+  if (inm && api__etag_match(inm, etag))
+    return http_reply_raw(r, MHD_HTTP_NOT_MODIFIED, api__not_modified(etag));
 
   char blob[BINKD_PATH_MAX + 128];
   int fd = -1;

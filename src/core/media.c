@@ -285,6 +285,41 @@ static size_t media__seq_len(unsigned char b) {
   return b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
 }
 
+/* True when the code point s[0..l) (one UTF-8 sequence) must not appear
+ * in a stored or sent file name: C0 and C1 controls, DEL, and the
+ * bidirectional controls that reorder what a user sees (ALM U+061C,
+ * LRM/RLM U+200E/U+200F, embeddings and overrides U+202A..U+202E,
+ * isolates U+2066..U+2069). */
+static bool media__unsafe_cp(const unsigned char *s, size_t l) {
+  if (l == 1)
+    return s[0] < 0x20 || s[0] == 0x7f;
+  if (l == 2)
+    return (s[0] == 0xC2 && s[1] <= 0x9F) || /* U+0080..U+009F */
+           (s[0] == 0xD8 && s[1] == 0x9C);   /* U+061C */
+  if (l == 3 && s[0] == 0xE2 && s[1] == 0x80)
+    return s[2] == 0x8E || s[2] == 0x8F || (s[2] >= 0xAA && s[2] <= 0xAE);
+  if (l == 3 && s[0] == 0xE2 && s[1] == 0x81)
+    return s[2] >= 0xA6 && s[2] <= 0xA9;
+  return false;
+}
+
+/* Appends s[0..n) (valid UTF-8) to out at *o, each unsafe code point as
+ * '_'. */
+static void media__copy_safe(const char *s, size_t n, char *out, size_t *o) {
+  for (size_t i = 0; i < n;) {
+    size_t l = media__seq_len((unsigned char)s[i]);
+    if (l > n - i)
+      l = n - i;
+    if (media__unsafe_cp((const unsigned char *)s + i, l)) {
+      out[(*o)++] = '_';
+    } else {
+      memcpy(out + *o, s + i, l);
+      *o += l;
+    }
+    i += l;
+  }
+}
+
 /* Largest k <= limit such that s[0..k) ends at a code point boundary. */
 static size_t media__cut(const char *s, size_t n, size_t limit) {
   if (n <= limit)
@@ -327,22 +362,9 @@ size_t media_filename_clean(const char *s, size_t n,
       keep_ext = (size_t)(s + n - dot);
   }
   size_t stem = media__cut(s, n - keep_ext, MEDIA_NAME_MAX - keep_ext);
-  size_t o = 0;
-  for (size_t i = 0; i < stem;) {
-    size_t l = media__seq_len((unsigned char)s[i]);
-    unsigned char c = (unsigned char)s[i];
-    if (l == 1 && (c < 0x20 || c == 0x7f)) {
-      out[o++] = '_';
-    } else {
-      memcpy(out + o, s + i, l);
-      o += l;
-    }
-    i += l;
-  }
-  for (size_t i = n - keep_ext; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    out[o++] = c < 0x20 || c == 0x7f ? '_' : (char)c;
-  }
+  size_t o = 0; /* replacing only ever shortens: o <= MEDIA_NAME_MAX */
+  media__copy_safe(s, stem, out, &o);
+  media__copy_safe(s + n - keep_ext, keep_ext, out, &o);
   out[o] = '\0';
   return o;
 }
@@ -354,44 +376,56 @@ bool media_content_disposition(const char *name, bool inline_ok, char *out,
                                size_t cap) {
   static const char hex[] = "0123456789ABCDEF";
   size_t n = strlen(name), o = 0;
-  bool ascii = true;
   int w = snprintf(out, cap, "%s; filename=\"",
                    inline_ok ? "inline" : "attachment");
   if (w < 0 || (size_t)w >= cap)
     return false;
   o = (size_t)w;
+  /* The quoted ASCII fallback (RFC 6266 appendix D); `same` while it
+   * spells the name exactly. */
+  bool same = true;
   for (size_t i = 0; i < n;) {
     unsigned char c = (unsigned char)name[i];
     size_t l = media__seq_len(c);
-    if (l > 1 || c >= 0x80)
-      ascii = false;
+    if (l > n - i)
+      l = n - i;
     char rep = (l > 1 || c < 0x20 || c >= 0x7f || c == '"' || c == '\\' ||
                 c == '%')
                    ? '_'
                    : (char)c;
+    if (rep != (char)c)
+      same = false;
     if (o + 2 >= cap)
       return false;
     out[o++] = rep;
     i += l;
   }
   out[o++] = '"';
-  if (!ascii) {
+  if (!same) { /* the real name (RFC 5987 / RFC 8187 ext-value) */
     static const char ext[] = "; filename*=UTF-8''";
     if (o + sizeof ext >= cap)
       return false;
     memcpy(out + o, ext, sizeof ext - 1);
     o += sizeof ext - 1;
-    for (size_t i = 0; i < n; i++) {
-      unsigned char c = (unsigned char)name[i];
-      if (o + 4 >= cap)
-        return false;
-      if (media__attr_char(c)) {
-        out[o++] = (char)c;
-      } else {
-        out[o++] = '%';
-        out[o++] = hex[c >> 4];
-        out[o++] = hex[c & 15];
+    for (size_t i = 0; i < n;) {
+      size_t l = media__seq_len((unsigned char)name[i]);
+      if (l > n - i)
+        l = n - i;
+      bool unsafe = media__unsafe_cp((const unsigned char *)name + i, l);
+      for (size_t j = 0; j < (unsafe ? 1 : l); j++) {
+        unsigned char c = unsafe ? (unsigned char)'_'
+                                 : (unsigned char)name[i + j];
+        if (o + 4 >= cap)
+          return false;
+        if (media__attr_char(c)) {
+          out[o++] = (char)c;
+        } else {
+          out[o++] = '%';
+          out[o++] = hex[c >> 4];
+          out[o++] = hex[c & 15];
+        }
       }
+      i += l;
     }
   }
   if (o >= cap)

@@ -31,6 +31,8 @@
 #define MEDIA_SHA256_HEX 65     /* 64 hex digits + NUL */
 #define MEDIA_SET_MAX 65        /* sticker set name: 1..64 bytes + NUL */
 #define MEDIA_EMOJI_MAX 64      /* bytes of a sticker's emoji + NUL */
+#define MEDIA_DISPOSITION_MAX 8192 /* bytes of a Content-Disposition value
+                                       (and of a raw filename) we parse */
 
 /* A stored upload: one record per upload (file_id), the bytes shared by
  * SHA-256 under <data>/files/ab/cd/<sha256>. owner_id 0: a file of the
@@ -111,13 +113,17 @@ bool media_ext_value_decode(const char *s, size_t n, char *out, size_t cap,
 /* The parameters of a Content-Disposition field value (RFC 6266 section
  * 4.1 grammar, also used by RFC 7578 section 4.2 for form parts):
  *   disposition-type *( ";" param ), param = token "=" ( token | quoted )
- * Parameter names are case-insensitive. In quoted strings a backslash
- * escapes only '"' and '\' (so Windows paths sent unescaped survive). */
+ * Parameter names are case-insensitive (NAME=, Filename=) and values may
+ * be tokens or quoted strings (RFC 7578 section 4.2, RFC 2183). In quoted
+ * strings a backslash escapes only '"' and '\' (so Windows paths sent
+ * unescaped survive). A filename of up to MEDIA_DISPOSITION_MAX bytes is
+ * kept whole, for media_filename_clean to cut. */
 typedef struct media_disposition {
   bool has_name;
   char name[128];                    /* name="…" (the form field) */
   bool has_filename;                 /* filename or filename* usable */
-  char filename[4 * MEDIA_NAME_MAX + 1]; /* raw, before media_filename_clean */
+  char filename[MEDIA_DISPOSITION_MAX + 1]; /* raw, before
+                                               media_filename_clean */
   size_t filename_len;
   bool from_ext;                     /* filename came from filename* */
 } media_disposition;
@@ -130,7 +136,10 @@ bool media_disposition_parse(const char *v, size_t n, media_disposition *out);
 
 /* The stored name of an uploaded file from the client's name s[0..n)
  * (valid UTF-8 or not): the last path component (after '/' or '\'),
- * control characters (U+0000..U+001F, U+007F) replaced by '_', at most
+ * control characters (U+0000..U+001F, U+007F, U+0080..U+009F) and the
+ * invisible bidirectional controls that can disguise an extension
+ * ("photo<U+202E>gpj.exe" shown as "photoexe.jpg": U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069) replaced by '_', at most
  * MEDIA_NAME_MAX bytes cut at a code point boundary keeping an extension of
  * up to 16 bytes; "" , ".", ".." or invalid UTF-8 give "file". out must
  * hold MEDIA_NAME_MAX + 1 bytes. Returns the length written. */
@@ -143,9 +152,11 @@ size_t media_filename_clean(const char *s, size_t n,
  * UTF-8) per RFC 6266 section 4.3 / appendix D:
  *   <type>; filename="<ASCII fallback>"; filename*=UTF-8''<pct-encoded>
  * where type is "inline" or "attachment", the fallback replaces every
- * non-ASCII code point, '"', '\\', '%' and control by '_', and filename* is
- * omitted when the name is plain ASCII. Returns false when out (cap bytes)
- * is too small; 4 * 255 * 3 + 64 always suffices. */
+ * non-ASCII code point, '"', '\\', '%' and control by '_', and filename*
+ * (which keeps the real name) is sent whenever the fallback differs from
+ * the name; bidirectional controls (see media_filename_clean) become '_'
+ * in both. Returns false when out (cap bytes) is too small;
+ * 4 * 255 * 3 + 64 always suffices for a stored name. */
 bool media_content_disposition(const char *name, bool inline_ok, char *out,
                                size_t cap);
 

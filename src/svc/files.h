@@ -75,10 +75,13 @@ bink_rc files_install_default_stickers(store *st, const char *data_dir);
 /* `binkd stickers import DIR [--set NAME]`: every PNG, WebP or GIF file
  * (by content) in dir becomes a sticker of set `set` (default: dir's last
  * component); its emoji comes from dir/manifest.json ({"file name":
- * "emoji"}) or else from the file name (media_emoji_from_name). Entries
- * of the same set and name are replaced. Progress goes to `out`, problems
- * to stderr. Returns the number imported, or -1 on an error that stops
- * the import (a bad set name, an unreadable dir, storage). */
+ * "emoji"}) or else from the file name (media_emoji_from_name). An entry
+ * of the same set and name keeps its sticker id and image: the same bytes
+ * again only update its emoji; different bytes are refused (reported on
+ * stderr, the other files are still imported), since messages name the
+ * sticker by id. Progress goes to `out`, problems to stderr. Returns the
+ * number imported, or -1 on an error that stops the import (a bad set
+ * name, an unreadable dir, storage) or when an image was refused. */
 int files_import_stickers(store *st, const char *data_dir, const char *dir,
                           const char *set, FILE *out);
 

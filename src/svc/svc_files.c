@@ -374,22 +374,47 @@ typedef struct files__sticker_add {
   bink_file f;
   bool replace;
   bool added;
+  bool refused;          /* replace: the entry exists with other bytes */
 } files__sticker_add;
 
 /* Adds one catalogue entry and its image's file record (owner 0). Without
- * replace, an entry that exists is left alone (and no record is made). */
+ * replace, an entry that exists is left alone (and no record is made).
+ * With replace, an entry that exists keeps its id and its image: the same
+ * bytes again update only its emoji; other bytes are refused (a->refused),
+ * because a sticker id sent in messages must always show the same image
+ * (server.md "binkd stickers import"; docs/architecture.md "Uploads"). */
 static bink_rc files__sticker_job(store_conn *c, void *arg, bink_err *err) {
   files__sticker_add *a = arg;
   a->added = false;
-  if (!a->replace) {
-    bink_rc rc = store_sticker_exists(c, a->s.set_name, a->s.name);
-    if (rc == BINK_OK)
+  a->refused = false;
+  bink_rc rc = store_sticker_exists(c, a->s.set_name, a->s.name);
+  if (rc != BINK_OK && rc != BINK_ENOTFOUND)
+    return svc__storage(rc, err);
+  if (rc == BINK_OK) {
+    if (!a->replace)
       return BINK_OK;
-    if (rc != BINK_ENOTFOUND)
+    bink_sticker old = a->s; /* without replace: its id, nothing changes */
+    rc = store_sticker_put(c, &old, false);
+    if (rc != BINK_ECONFLICT)
+      return svc__storage(rc == BINK_OK ? BINK_EUNAVAIL : rc, err);
+    bink_sticker cur;
+    rc = store_sticker_get_ext(c, old.ext_id, strlen(old.ext_id), &cur);
+    if (rc != BINK_OK)
       return svc__storage(rc, err);
+    snprintf(a->s.ext_id, sizeof a->s.ext_id, "%s", cur.ext_id);
+    if (strcmp(cur.sha256, a->f.sha256) != 0) {
+      a->refused = true;
+      return BINK_OK;
+    }
+    a->s.file_id = cur.file_id; /* the same image: no new file record */
+    rc = store_sticker_put(c, &a->s, true);
+    if (rc != BINK_OK)
+      return svc__storage(rc, err);
+    a->added = true;
+    return BINK_OK;
   }
   a->f.tag[0] = '\0';
-  bink_rc rc = store_file_insert(c, &a->f);
+  rc = store_file_insert(c, &a->f);
   if (rc == BINK_OK) {
     a->s.file_id = a->f.id;
     rc = store_sticker_put(c, &a->s, a->replace);
@@ -503,6 +528,7 @@ int files_import_stickers(store *st, const char *data_dir, const char *dir,
   snprintf(path, sizeof path, "%s/manifest.json", dir);
   json_t *manifest = json_load_file(path, 0, NULL);
   int imported = 0, status = 0;
+  bool refused = false;
   for (int i = 0; i < count; i++) {
     const char *name = names[i]->d_name;
     struct stat sb;
@@ -557,6 +583,14 @@ int files_import_stickers(store *st, const char *data_dir, const char *dir,
       status = -1;
       continue;
     }
+    if (a.refused) {
+      fprintf(stderr, "refused %s: set %s already has a different image "
+                      "named so (%s); a sticker's image never changes, so "
+                      "give the new image another file name\n",
+              name, set_name, a.s.ext_id);
+      refused = true;
+      continue;
+    }
     imported++;
     if (out)
       fprintf(out, "%s\t%s\t%s\t%s\n", a.s.ext_id, set_name, a.s.emoji, name);
@@ -565,5 +599,5 @@ int files_import_stickers(store *st, const char *data_dir, const char *dir,
     free(names[i]);
   free(names);
   json_decref(manifest);
-  return status == 0 ? imported : -1;
+  return status == 0 && !refused ? imported : -1;
 }

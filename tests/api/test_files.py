@@ -654,6 +654,287 @@ def test_malformed_multipart(api, world, nothing):
 
 
 # --------------------------------------------------------------------------
+# QA findings on uploads (D1..D8): parts, headers, limits, downloads
+# --------------------------------------------------------------------------
+def test_second_file_part_behind_long_headers(api, world, nothing):
+    """D1a: a second file part whose header block is longer than a small
+    header buffer is still a second file part, never glued to the first."""
+    pad = b"X-Pad: " + b"p" * 5000
+    body, h = multipart([(b'Content-Disposition: form-data; name="file"; filename="a.txt"', b"AAAA"),
+                         (b'Content-Disposition: form-data; name="file"; filename="b.txt"\r\n' + pad,
+                          b"BBBB")])
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert_error(s, b, 400, "file", "more than one part")
+    # the padding before the Content-Disposition, and a lone file part with it
+    body, h = multipart([(b'Content-Disposition: form-data; name="file"; filename="a.txt"', b"AAAA"),
+                         (pad + b'\r\nContent-Disposition: form-data; name="file"', b"BBBB")])
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert_error(s, b, 400, "file", "more than one part")
+    body, h = multipart([(pad + b'\r\nContent-Disposition: form-data; name="file"; filename="p.txt"',
+                          b"padded")])
+    s, b = upload(api, world.bot.token, data=body, headers=h)
+    assert s == 200 and b["data"]["file_size"] == 6 and b["data"]["file_name"] == "p.txt", b
+
+
+def test_part_header_longer_than_8k_is_400(api, world, nothing):
+    body, h = multipart([(b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+                          b"X-Pad: " + b"p" * 9000, b"AAAA")])
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert_error(s, b, 400, "header", "8192")
+
+
+def test_nested_multipart_mixed_file_part_is_400(api, world, nothing):
+    """D1b: RFC 2388's multipart/mixed inside the file part (two files):
+    libmicrohttpd hands both over under the name file; refused."""
+    inner = (b'--iNnEr\r\nContent-Disposition: file; filename="a.txt"\r\nContent-Type: text/plain\r\n'
+             b"\r\nAAAA\r\n"
+             b'--iNnEr\r\nContent-Disposition: file; filename="b.txt"\r\nContent-Type: text/plain\r\n'
+             b"\r\nBBBB\r\n--iNnEr--")
+    body, h = multipart([(b'Content-Disposition: form-data; name="file"\r\n'
+                          b"Content-Type: multipart/mixed; boundary=iNnEr", inner)])
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert_error(s, b, 400, "multipart/mixed", "nested")
+    # libmicrohttpd's own test finds "Content-type: " anywhere in a header line
+    body, h = multipart([(b'Content-Disposition: form-data; name="file"\r\n'
+                          b"X-Note: Content-type: multipart/mixed; boundary=iNnEr", inner)])
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert_error(s, b, 400, "nested")
+    # in another part as well (it would mix the parts up)
+    body, h = multipart([(b'Content-Disposition: form-data; name="files"\r\n'
+                          b"Content-Type: multipart/mixed; boundary=iNnEr", inner),
+                         (b'Content-Disposition: form-data; name="file"; filename="c.txt"', b"CCCC")])
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert_error(s, b, 400, "nested")
+
+
+def test_empty_part_then_file_part(api, world):
+    """Parts are told apart exactly: an empty part before the file, and the
+    file followed by a part with the same file name."""
+    body, h = multipart([(b'Content-Disposition: form-data; name="file2"; filename="x.txt"', b""),
+                         (b'Content-Disposition: form-data; name="file"; filename="x.txt"', b"DATA"),
+                         (b'Content-Disposition: form-data; name="note"; filename="x.txt"', b"TAIL")])
+    s, b = upload(api, world.bot.token, data=body, headers=h)
+    assert s == 200 and b["data"]["sha256"] == hashlib.sha256(b"DATA").hexdigest(), b
+
+
+@pytest.mark.parametrize("ctype,boundary", [
+    ("Multipart/Form-Data; BOUNDARY=XyZ", "XyZ"),
+    ("multipart/form-data; boundary=XyZ; charset=utf-8", "XyZ"),
+    ('multipart/form-data; charset="utf-8"; Boundary="a b:c?"', "a b:c?"),
+    ("multipart/form-data;boundary=Zz", "Zz"),
+])
+def test_content_type_forms(api, world, ctype, boundary):
+    """D2: parameter names are case-insensitive, other parameters may follow."""
+    body, _ = multipart([(b'Content-Disposition: form-data; name="file"; filename="ct.txt"', TEXT)],
+                        boundary=boundary)
+    s, b = upload(api, world.bot.token, data=body, headers={"Content-Type": ctype})
+    assert s == 200 and b["data"]["sha256"] == hashlib.sha256(TEXT).hexdigest(), (ctype, b)
+
+
+def test_content_type_bad_boundaries(api, world, nothing):
+    """D2: a boundary libmicrohttpd cannot use is a clear 400, never a 500."""
+    body, _ = multipart([(b'Content-Disposition: form-data; name="file"; filename="b.txt"', TEXT)],
+                        boundary="b")
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body,
+                      headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert_error(s, b, 400, "boundary", "too short")
+        for bad in ("x" * 71, "a\\tb", '"ends "', '"unclosed', "a;b"):
+            s, b = upload(api, world.bot.token, data=body,
+                          headers={"Content-Type": "multipart/form-data; boundary=" + bad})
+            assert s == 400 and b["code"] == 400 and b["data"] is None, (bad, b)
+            assert "boundary" in b["msg"] or "Content-Type" in b["msg"], (bad, b)
+
+
+def _chunked_until_closed(api, token, head, total, piece=64 * 1024):
+    """Sends a chunked upload (head, then zero bytes) of up to `total` bytes
+    on a raw socket; returns (bytes sent before the server closed, what it
+    answered)."""
+    host, port = api.base.split("//")[1].split(":")
+    s = socket.create_connection((host, int(port)))
+    sent = 0
+    try:
+        s.sendall((f"POST /bot/uploadfile HTTP/1.1\r\nHost: {host}\r\n"
+                   f"Authorization: Bearer {token}\r\n"
+                   f"Content-Type: multipart/form-data; boundary=QQ\r\n"
+                   f"Transfer-Encoding: chunked\r\n\r\n").encode())
+        data = head
+        chunk = b"\0" * piece
+        try:
+            s.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+            sent = len(data)
+            while sent < total:
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            s.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        s.settimeout(5)
+        try:
+            got = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            got = b""
+        return sent, got
+    finally:
+        s.close()
+
+
+def test_chunked_upload_over_the_limit_is_cut_off(small):
+    """D3: a chunked upload past the limit is not read on for 64 MiB: the
+    server stops at --max-upload-bytes + 1 MiB (libmicrohttpd cannot answer
+    mid-body, so it closes the connection)."""
+    api = Api(small)
+    bot = api.bot(api.user())
+    head = b'--QQ\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+    with Nothing(small):
+        sent, got = _chunked_until_closed(api, bot.token, head, 64 << 20)
+        assert sent < 24 << 20, f"the server read {sent} bytes of a body over its limit"
+        assert got == b"" or got.startswith(b"HTTP/1.1 413"), got[:200]
+        assert small.wait_log("closing the connection after"), small.log_text()[-2000:]
+    # one byte over, ending within the slack: a proper 413
+    def gen():
+        yield head
+        yield b"k" * 1001
+        yield b"\r\n--QQ--\r\n"
+    with Nothing(small):
+        r = requests.post(api.url("/bot/uploadfile"), data=gen(), timeout=30,
+                          headers={"Authorization": "Bearer " + bot.token,
+                                   "Content-Type": "multipart/form-data; boundary=QQ"})
+        assert_error(r.status_code, r.json(), 413, "1000")
+    assert api.ok("/bot/getme", bot.token)["bot_id"] == bot.id
+
+
+def test_chunked_body_total_is_capped(small):
+    """D4: ignored parts count too: a chunked body may not exceed
+    --max-upload-bytes + 1 MiB in all; within that it is fine."""
+    api = Api(small)
+    bot = api.bot(api.user())
+    head = (b'--QQ\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\n\r\n'
+            b"tiny\r\n--QQ\r\nContent-Disposition: form-data; name=\"extra\"\r\n\r\n")
+    with Nothing(small):
+        sent, got = _chunked_until_closed(api, bot.token, head, 100 << 20)
+        assert sent < 24 << 20, f"the server read {sent} bytes"
+        assert got == b"" or got.startswith(b"HTTP/1.1 413"), got[:200]
+    def gen():
+        yield head
+        yield b"e" * (512 * 1024)
+        yield b"\r\n--QQ--\r\n"
+    r = requests.post(api.url("/bot/uploadfile"), data=gen(), timeout=30,
+                      headers={"Authorization": "Bearer " + bot.token,
+                               "Content-Type": "multipart/form-data; boundary=QQ"})
+    assert r.status_code == 200 and r.json()["data"]["file_size"] == 4, r.text
+
+
+def test_disposition_tokens_and_case(api, world):
+    """D5: name=file; filename=unq.txt and NAME="file"; FILENAME="upper.txt"."""
+    for cd, name in [(b"Content-Disposition: form-data; name=file; filename=unq.txt", "unq.txt"),
+                     (b'CONTENT-DISPOSITION: FORM-DATA; NAME="file"; FILENAME="upper.txt"', "upper.txt"),
+                     (b'Content-Disposition:form-data;name="file";filename="tight.txt"', "tight.txt")]:
+        body, h = multipart([(cd, TEXT)])
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert s == 200 and b["data"]["file_name"] == name, (cd, b)
+        assert b["data"]["sha256"] == hashlib.sha256(TEXT).hexdigest()
+
+
+def test_very_long_filename_is_cut_or_named(api, world, nothing):
+    """D5: a 4 KB file name is cut to 255 bytes (extension kept); a
+    Content-Disposition beyond 8 KiB is a 400 that names the header."""
+    long = "n" * 4100 + ".txt"
+    body, h = multipart([(f'Content-Disposition: form-data; name="file"; filename="{long}"'.encode(),
+                          TEXT)])
+    s, b = upload(api, world.bot.token, data=body, headers=h)
+    assert s == 200, b
+    assert b["data"]["file_name"] == "n" * 251 + ".txt"
+    huge = "n" * 9000 + ".txt"
+    body, h = multipart([(f'Content-Disposition: form-data; name="file"; filename="{huge}"'.encode(),
+                          TEXT)])
+    with nothing:
+        s, b = upload(api, world.bot.token, data=body, headers=h)
+        assert_error(s, b, 400, "Content-Disposition")
+
+
+def test_304_has_no_content_length(api, world):
+    """D6: RFC 9110 8.6 / 15.4.5: a 304 carries no Content-Length: 0."""
+    up = upload_ok(api, world.bot.token, "n.txt", TEXT)
+    etag = '"%s"' % up["sha256"]
+    for method in ("GET", "HEAD"):
+        r = download(api, world.bot.token, up["file_id"], {"If-None-Match": etag}, method=method)
+        assert r.status_code == 304 and r.content == b""
+        assert "Content-Length" not in r.headers, dict(r.headers)
+        assert "Transfer-Encoding" not in r.headers, dict(r.headers)
+        assert r.headers["ETag"] == etag
+    # raw: nothing after the header block
+    host, port = api.base.split("//")[1].split(":")
+    s = socket.create_connection((host, int(port)))
+    try:
+        s.sendall((f"GET /file/{up['file_id']} HTTP/1.1\r\nHost: {host}\r\n"
+                   f"Authorization: Bearer {world.bot.token}\r\nIf-None-Match: {etag}\r\n\r\n").encode())
+        s.settimeout(5)
+        raw = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            raw += got
+    finally:
+        s.close()
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 304") and rest == b"", raw
+    assert b"content-length" not in head.lower()
+
+
+def test_unsafe_names_keep_filename_star(api, world):
+    """D7: '"', '%' and '\\' survive through filename*; bidi controls are
+    replaced so that they cannot disguise the extension."""
+    body, h = multipart([(b'Content-Disposition: form-data; name="file"; '
+                          b'filename="say \\"hi\\" 100%.txt"', TEXT)])
+    s, b = upload(api, world.bot.token, data=body, headers=h)
+    assert s == 200, b
+    d = b["data"]
+    assert d["file_name"] == 'say "hi" 100%.txt'
+    r = download(api, world.bot.token, d["file_id"])
+    cd = r.headers["Content-Disposition"]
+    assert cd == ("attachment; filename=\"say _hi_ 100_.txt\"; "
+                  "filename*=UTF-8''say%20%22hi%22%20100%25.txt"), cd
+    assert urllib.parse.unquote(cd.split("''", 1)[1]) == 'say "hi" 100%.txt'
+    spoof = "invoice\u202egpj.exe"
+    d = upload_ok(api, world.bot.token, spoof, TEXT)
+    assert d["file_name"] == "invoice_gpj.exe"
+    for ch in ("\u202a", "\u202b", "\u202c", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069"):
+        assert upload_ok(api, world.bot.token, f"a{ch}b.txt", TEXT)["file_name"] == "a_b.txt"
+
+
+def test_auth_before_content_type(api, world, nothing):
+    """D8: 401 for a missing or wrong token before 415 or 413."""
+    with nothing:
+        for h in ({}, {"Authorization": "Bearer b1.wrong"}):
+            r = requests.post(api.url("/bot/uploadfile"), json={"file": "x"}, headers=h)
+            assert_error(r.status_code, r.json(), 401, "token")
+            r = requests.post(api.url("/app/uploadfile"), data=b"x",
+                              headers={**h, "Content-Type": "text/plain"})
+            assert_error(r.status_code, r.json(), 401, "token")
+        # a huge announced body with a wrong token: 401 at once, unread
+        host, port = api.base.split("//")[1].split(":")
+        s = socket.create_connection((host, int(port)))
+        try:
+            s.sendall((f"POST /bot/uploadfile HTTP/1.1\r\nHost: {host}\r\n"
+                       "Authorization: Bearer b1.wrong\r\n"
+                       "Content-Type: multipart/form-data; boundary=QQ\r\n"
+                       f"Content-Length: {10 << 30}\r\n\r\n").encode())
+            s.settimeout(5)
+            got = s.recv(65536)
+        finally:
+            s.close()
+        assert got.startswith(b"HTTP/1.1 401"), got[:200]
+
+
+# --------------------------------------------------------------------------
 # binkd stickers import
 # --------------------------------------------------------------------------
 def test_stickers_import_cli(tmp_path):
@@ -694,3 +975,49 @@ def test_stickers_import_cli(tmp_path):
         assert r.status_code == 200 and r.content == GIF
     finally:
         assert s.stop() == 0
+
+
+def test_stickers_reimport_keeps_images(tmp_path):
+    """D9: a sticker id always shows the same bytes. Importing the same set
+    again with the same images keeps the ids; a changed image under the
+    same name is refused (exit status 1), the other files still import."""
+    data = tmp_path / "data"
+    src = tmp_path / "pack"
+    src.mkdir()
+    (src / "a_😀.png").write_bytes(_png(3, 3))
+    (src / "b_😎.png").write_bytes(_png(4, 4))
+
+    def run():
+        return subprocess.run([BINKD, "--data", str(data), "stickers", "import", str(src),
+                               "--set", "pack"], capture_output=True, timeout=30)
+    first = run()
+    assert first.returncode == 0, first.stderr
+    ids = {ln.split("\t")[3]: ln.split("\t")[0] for ln in first.stdout.decode().splitlines()}
+    again = run()
+    assert again.returncode == 0, again.stderr
+    assert {ln.split("\t")[3]: ln.split("\t")[0] for ln in again.stdout.decode().splitlines()} == ids
+    (src / "a_😀.png").write_bytes(_png(6, 6))   # new bytes under the same name
+    (src / "c_🎉.png").write_bytes(_png(7, 7))   # a new sticker
+    third = run()
+    assert third.returncode == 1
+    err = third.stderr.decode()
+    assert "refused a_😀.png" in err and ids["a_😀.png"] in err, err
+    assert "c_🎉.png" in third.stdout.decode()
+    s = Server(str(data))
+    s.start()
+    try:
+        api = Api(s)
+        u = api.user()
+        got = {x["sticker_id"]: x for x in api.ok("/app/stickers", u.token)["stickers"]
+               if x["set_name"] == "pack"}
+        assert len(got) == 3
+        r = download(api, u.token, ids["a_😀.png"])
+        assert r.status_code == 200 and r.content == _png(3, 3)
+    finally:
+        assert s.stop() == 0
+    db = sqlite3.connect(str(data / "bink.db"))
+    try:  # re-importing the same bytes made no new file records
+        assert db.execute("SELECT count(*) FROM files WHERE owner_id = 0 AND "
+                          "file_name IN ('a_😀.png', 'b_😎.png')").fetchone()[0] == 2
+    finally:
+        db.close()

@@ -145,6 +145,32 @@ static void test_disposition_parse(void **state) {
   assert_false(media_disposition_parse(LIT(""), &d));
   assert_false(media_disposition_parse(LIT("form-data; name=\"file"), &d));
   assert_false(media_disposition_parse(LIT("form-data; =x"), &d));
+  /* RFC 7578 / RFC 2183: tokens as values, names in any case */
+  assert_true(media_disposition_parse(
+      LIT("form-data; name=file; filename=unq.txt"), &d));
+  assert_true(d.has_name && d.has_filename);
+  assert_string_equal(d.name, "file");
+  assert_string_equal(d.filename, "unq.txt");
+  assert_true(media_disposition_parse(
+      LIT("FORM-DATA; NAME=\"file\"; FILENAME=\"upper.txt\""), &d));
+  assert_string_equal(d.name, "file");
+  assert_string_equal(d.filename, "upper.txt");
+  /* a filename of 5000 bytes is kept whole (media_filename_clean cuts) */
+  static char big[5100];
+  static const char head[] = "form-data; name=\"file\"; filename=\"";
+  size_t bn = sizeof head - 1;
+  memcpy(big, head, bn);
+  memset(big + bn, 'n', 5000);
+  bn += 5000;
+  memcpy(big + bn, ".txt\"", 5);
+  bn += 5;
+  assert_true(media_disposition_parse(big, bn, &d));
+  assert_true(d.has_filename);
+  assert_int_equal(d.filename_len, 5004);
+  char cut[MEDIA_NAME_MAX + 1];
+  assert_int_equal(media_filename_clean(d.filename, d.filename_len, cut),
+                   MEDIA_NAME_MAX);
+  assert_string_equal(cut + MEDIA_NAME_MAX - 4, ".txt");
 }
 
 static void test_filename_clean(void **state) {
@@ -188,6 +214,25 @@ static void test_filename_clean(void **state) {
   char as[300];
   memset(as, 'a', sizeof as);
   assert_int_equal(media_filename_clean(as, sizeof as, out), MEDIA_NAME_MAX);
+  /* bidirectional controls cannot disguise the extension: U+202E RLO,
+   * U+2066..U+2069 isolates, U+200E/F marks, U+061C; C1 controls too */
+  media_filename_clean(LIT("invoice\xE2\x80\xAEgpj.exe"), out);
+  assert_string_equal(out, "invoice_gpj.exe");
+  media_filename_clean(LIT("a\xE2\x80\xAA\xE2\x80\xAB\xE2\x80\xAC\xE2\x80\xAD"
+                           "b\xE2\x81\xA6\xE2\x81\xA7\xE2\x81\xA8\xE2\x81\xA9.txt"),
+                       out);
+  assert_string_equal(out, "a____b____.txt");
+  media_filename_clean(LIT("\xE2\x80\x8Ex\xE2\x80\x8F\xD8\x9Cy\xC2\x85.pdf"), out);
+  assert_string_equal(out, "_x__y_.pdf");
+  /* in the kept extension of a cut name as well */
+  char spoof[300];
+  memset(spoof, 'a', 280);
+  memcpy(spoof + 280, ".\xE2\x80\xAEgpj", 7);
+  size_t sl = media_filename_clean(spoof, 287, out);
+  assert_string_equal(out + sl - 5, "._gpj");
+  /* other non-ASCII text is kept */
+  media_filename_clean(LIT("\xE2\x80\x94" "dash\xE2\x81\xB0.txt"), out);
+  assert_string_equal(out, "\xE2\x80\x94" "dash\xE2\x81\xB0.txt");
 }
 
 static void test_content_disposition(void **state) {
@@ -199,9 +244,23 @@ static void test_content_disposition(void **state) {
                                         out, sizeof out));
   assert_string_equal(out, "attachment; filename=\"__.pdf\"; "
                            "filename*=UTF-8''%E6%8B%9B%E8%81%98.pdf");
+  /* the fallback differs from the name: filename* keeps the real one */
   assert_true(media_content_disposition("say \"hi\" 100%.txt", false, out,
                                         sizeof out));
-  assert_string_equal(out, "attachment; filename=\"say _hi_ 100_.txt\"");
+  assert_string_equal(out, "attachment; filename=\"say _hi_ 100_.txt\"; "
+                           "filename*=UTF-8''say%20%22hi%22%20100%25.txt");
+  assert_true(media_content_disposition("a\\b.txt", false, out, sizeof out));
+  assert_string_equal(out, "attachment; filename=\"a_b.txt\"; "
+                           "filename*=UTF-8''a%5Cb.txt");
+  /* plain ASCII without those: no filename* */
+  assert_true(media_content_disposition("a b (1).txt", false, out,
+                                        sizeof out));
+  assert_string_equal(out, "attachment; filename=\"a b (1).txt\"");
+  /* a stored name with a bidi override (made before names were cleaned) */
+  assert_true(media_content_disposition("x\xE2\x80\xAEgpj.exe", false, out,
+                                        sizeof out));
+  assert_string_equal(out, "attachment; filename=\"x_gpj.exe\"; "
+                           "filename*=UTF-8''x_gpj.exe");
   assert_true(media_content_disposition("r\xC3\xA9sum\xC3\xA9 (1).pdf", false,
                                         out, sizeof out));
   assert_string_equal(out, "attachment; filename=\"r_sum_ (1).pdf\"; "
