@@ -33,22 +33,47 @@ static const char SQL_EXPIRE_DEAD[] =
     "AND created_at < ?1";
 static const char SQL_EXPIRE_DELETE[] =
     "DELETE FROM events WHERE state IN (1, 3, 4) AND created_at < ?1";
-/* Webhook bots first (accounts_webhook; CROSS JOIN keeps that order), then
- * their pending events by chat
- * (events_chat): the head of each chat is its smallest pending update_id.
- * Polling bots' backlogs are never read. */
+/* The due heads of chats (chat_heads, kept by the functions below), for
+ * bots with a webhook: one row per chat, never the chats' backlogs. */
 static const char SQL_DUE[] =
     "SELECT e.bot_id, e.update_id, e.chat_key, e.event_type, e.body, "
     "e.attempts, e.created_at, a.webhook_url, a.webhook_secret, "
     "a.max_connections, a.tag "
-    "FROM accounts a INDEXED BY accounts_webhook "
-    "CROSS JOIN events e INDEXED BY events_chat "
-    "WHERE a.webhook_url <> '' AND e.bot_id = a.id AND e.state = 0 "
-    "AND e.update_id = (SELECT min(p.update_id) FROM events p "
-    "INDEXED BY events_chat WHERE p.bot_id = e.bot_id "
-    "AND p.chat_key = e.chat_key AND p.state = 0) "
-    "AND e.next_at <= ?1 "
-    "ORDER BY e.next_at, e.update_id LIMIT ?2";
+    "FROM chat_heads h INDEXED BY chat_heads_due "
+    "JOIN accounts a ON a.id = h.bot_id "
+    "JOIN events e ON e.bot_id = h.bot_id AND e.update_id = h.update_id "
+    "WHERE h.next_at <= ?1 AND a.webhook_url <> '' AND e.state = 0 "
+    "ORDER BY h.next_at, h.update_id LIMIT ?2";
+/* Head upkeep: a new event becomes its chat's head if the chat had none;
+ * after a chat's events change state, its head is looked up again. */
+static const char SQL_HEAD_ADD[] =
+    "INSERT OR IGNORE INTO chat_heads(bot_id, chat_key, update_id, next_at) "
+    "VALUES(?1, ?2, ?3, 0)";
+static const char SQL_HEAD_FIND[] =
+    "SELECT update_id, next_at FROM events INDEXED BY events_chat "
+    "WHERE bot_id = ?1 AND chat_key = ?2 AND state = 0 "
+    "ORDER BY update_id LIMIT 1";
+static const char SQL_HEAD_SET[] =
+    "INSERT OR REPLACE INTO chat_heads(bot_id, chat_key, update_id, next_at) "
+    "VALUES(?1, ?2, ?3, ?4)";
+static const char SQL_HEAD_DEL[] =
+    "DELETE FROM chat_heads WHERE bot_id = ?1 AND chat_key = ?2";
+static const char SQL_EVENT_CHAT[] =
+    "SELECT chat_key FROM events WHERE bot_id = ?1 AND update_id = ?2";
+static const char SQL_HEADS_CLEAR_BOT[] =
+    "DELETE FROM chat_heads WHERE bot_id = ?1";
+static const char SQL_HEADS_FILL_BOT[] =
+    "INSERT INTO chat_heads SELECT e.bot_id, e.chat_key, e.update_id, "
+    "e.next_at FROM events e INDEXED BY events_chat "
+    "WHERE e.bot_id = ?1 AND e.state = 0 AND e.update_id = "
+    "(SELECT min(p.update_id) FROM events p INDEXED BY events_chat "
+    "WHERE p.bot_id = e.bot_id AND p.chat_key = e.chat_key AND p.state = 0)";
+static const char SQL_HEADS_CLEAR[] = "DELETE FROM chat_heads";
+static const char SQL_HEADS_FILL[] =
+    "INSERT INTO chat_heads SELECT e.bot_id, e.chat_key, e.update_id, "
+    "e.next_at FROM events e WHERE e.state = 0 AND e.update_id = "
+    "(SELECT min(p.update_id) FROM events p INDEXED BY events_chat "
+    "WHERE p.bot_id = e.bot_id AND p.chat_key = e.chat_key AND p.state = 0)";
 static const char SQL_RECORD[] =
     "UPDATE events SET state = ?3, attempts = ?4, next_at = ?5, "
     "http_status = ?6, error = ?7, latency_ms = ?8, last_at = ?9 "
@@ -109,6 +134,73 @@ bink_rc store_event_next_id(store_conn *c, int64_t bot_id,
   return events__done(c, st, rc);
 }
 
+/* Looks the head of one chat up again after its events changed state. */
+static bink_rc events__head_refresh(store_conn *c, int64_t bot_id,
+                                    const char *chat_key) {
+  sqlite3_stmt *st = store__stmt(c, SQL_HEAD_FIND);
+  if (!st)
+    return BINK_EUNAVAIL;
+  sqlite3_bind_int64(st, 1, bot_id);
+  sqlite3_bind_text(st, 2, chat_key, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  int64_t head = 0, next_at = 0;
+  if (rc == SQLITE_ROW) {
+    head = sqlite3_column_int64(st, 0);
+    next_at = sqlite3_column_int64(st, 1);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return store__fail(c, "chat head");
+  st = store__stmt(c, head ? SQL_HEAD_SET : SQL_HEAD_DEL);
+  if (!st)
+    return BINK_EUNAVAIL;
+  sqlite3_bind_int64(st, 1, bot_id);
+  sqlite3_bind_text(st, 2, chat_key, -1, SQLITE_TRANSIENT);
+  if (head) {
+    sqlite3_bind_int64(st, 3, head);
+    sqlite3_bind_int64(st, 4, next_at);
+  }
+  return store__step_done(c, st);
+}
+
+/* The head of the chat of one event, looked up again. */
+static bink_rc events__head_refresh_of(store_conn *c, int64_t bot_id,
+                                       int64_t update_id) {
+  sqlite3_stmt *st = store__stmt(c, SQL_EVENT_CHAT);
+  if (!st)
+    return BINK_EUNAVAIL;
+  sqlite3_bind_int64(st, 1, bot_id);
+  sqlite3_bind_int64(st, 2, update_id);
+  char chat[32] = "";
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    store__copy_col(st, 0, chat, sizeof chat);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW)
+    return rc == SQLITE_DONE ? BINK_OK : store__fail(c, "event chat");
+  return events__head_refresh(c, bot_id, chat);
+}
+
+/* Rebuilds the heads of one bot (bot_id > 0) or of all bots. */
+static bink_rc events__heads_rebuild(store_conn *c, int64_t bot_id) {
+  sqlite3_stmt *st =
+      store__stmt(c, bot_id > 0 ? SQL_HEADS_CLEAR_BOT : SQL_HEADS_CLEAR);
+  if (!st)
+    return BINK_EUNAVAIL;
+  if (bot_id > 0)
+    sqlite3_bind_int64(st, 1, bot_id);
+  bink_rc rc = store__step_done(c, st);
+  if (rc != BINK_OK)
+    return rc;
+  if (!(st = store__stmt(c, bot_id > 0 ? SQL_HEADS_FILL_BOT : SQL_HEADS_FILL)))
+    return BINK_EUNAVAIL;
+  if (bot_id > 0)
+    sqlite3_bind_int64(st, 1, bot_id);
+  return store__step_done(c, st);
+}
+
 bink_rc store_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
                            const char *chat_key, const char *event_type,
                            const char *body, int64_t now) {
@@ -121,6 +213,12 @@ bink_rc store_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
   sqlite3_bind_text(st, 4, event_type, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 6, now);
+  bink_rc rc = store__step_done(c, st);
+  if (rc != BINK_OK || !(st = store__stmt(c, SQL_HEAD_ADD)))
+    return rc != BINK_OK ? rc : BINK_EUNAVAIL;
+  sqlite3_bind_int64(st, 1, bot_id);
+  sqlite3_bind_text(st, 2, chat_key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, update_id);
   return store__step_done(c, st);
 }
 
@@ -159,11 +257,15 @@ static bink_rc events__by_bot(store_conn *c, const char *sql, int64_t bot_id,
 }
 
 bink_rc store_events_confirm(store_conn *c, int64_t bot_id, int64_t before) {
-  return events__by_bot(c, SQL_CONFIRM, bot_id, before, true);
+  bink_rc rc = events__by_bot(c, SQL_CONFIRM, bot_id, before, true);
+  if (rc == BINK_OK && sqlite3_changes(c->db) > 0)
+    rc = events__heads_rebuild(c, bot_id);
+  return rc;
 }
 
 bink_rc store_events_drop(store_conn *c, int64_t bot_id) {
-  return events__by_bot(c, SQL_DROP, bot_id, 0, false);
+  bink_rc rc = events__by_bot(c, SQL_DROP, bot_id, 0, false);
+  return rc == BINK_OK ? events__heads_rebuild(c, bot_id) : rc;
 }
 
 bink_rc store_events_pending(store_conn *c, int64_t bot_id, int64_t from,
@@ -203,10 +305,12 @@ bink_rc store_events_expire(store_conn *c, int64_t cutoff) {
   bink_rc rc = store__step_done(c, st);
   if (rc != BINK_OK)
     return rc;
+  bool expired = sqlite3_changes(c->db) > 0;
   if (!(st = store__stmt(c, SQL_EXPIRE_DELETE)))
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, cutoff);
-  return store__step_done(c, st);
+  rc = store__step_done(c, st);
+  return rc == BINK_OK && expired ? events__heads_rebuild(c, 0) : rc;
 }
 
 bink_rc store_deliveries_due(store_conn *c, int64_t now_ms, int limit,
@@ -256,6 +360,8 @@ bink_rc store_delivery_record(store_conn *c, const store_attempt *a) {
   sqlite3_bind_int(st, 8, a->latency_ms);
   sqlite3_bind_int64(st, 9, a->now);
   bink_rc rc = store__step_done(c, st);
+  if (rc == BINK_OK) /* settled: the next event leads; a retry: new time */
+    rc = events__head_refresh_of(c, a->bot_id, a->update_id);
   if (rc != BINK_OK)
     return rc;
   bool ok = a->state == 1;
@@ -322,6 +428,8 @@ bink_rc store_event_redeliver(store_conn *c, int64_t bot_id,
   bink_rc rc = events__by_bot(c, SQL_REDELIVER, bot_id, update_id, true);
   if (rc == BINK_OK && sqlite3_changes(c->db) == 0)
     rc = BINK_ENOTFOUND;
+  if (rc == BINK_OK)
+    rc = events__head_refresh_of(c, bot_id, update_id);
   return rc;
 }
 

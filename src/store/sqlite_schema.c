@@ -180,6 +180,19 @@ const char *const store__migrations[] = {
     /* 6: the webhook dispatcher starts from the bots that have a webhook,
      * so that the pending events of polling bots cost it nothing. */
     "CREATE INDEX accounts_webhook ON accounts(id) WHERE webhook_url <> '';",
+    /* 7: the head of each chat's pending events (its oldest), so that the
+     * dispatcher reads one row per chat instead of every pending event. */
+    "CREATE TABLE chat_heads("
+    " bot_id INTEGER NOT NULL,"
+    " chat_key TEXT NOT NULL,"
+    " update_id INTEGER NOT NULL,"
+    " next_at INTEGER NOT NULL,"
+    " PRIMARY KEY(bot_id, chat_key)) WITHOUT ROWID;"
+    "CREATE INDEX chat_heads_due ON chat_heads(next_at);"
+    "INSERT INTO chat_heads SELECT e.bot_id, e.chat_key, e.update_id, "
+    "e.next_at FROM events e WHERE e.state = 0 AND e.update_id = "
+    "(SELECT min(p.update_id) FROM events p WHERE p.bot_id = e.bot_id "
+    "AND p.chat_key = e.chat_key AND p.state = 0);",
 };
 const int store__migration_count =
     (int)(sizeof store__migrations / sizeof store__migrations[0]);
