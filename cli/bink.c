@@ -47,6 +47,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
   return CLI_USAGE;
 }
 
+void cli_put_safe(FILE *f, const char *s) {
+  if (!s) {
+    fputs("(none)", f);
+    return;
+  }
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f)
+      fprintf(f, "\\x%02x", *p);
+    else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* U+0080..U+009F */
+      fprintf(f, "\\u%04x", p[1]), p++;
+    else
+      fputc(*p, f);
+  }
+}
+
 /* ---- global state of one run ---- */
 typedef struct cli {
   const char *url;
@@ -138,21 +153,56 @@ static const char GLOBAL_HELP[] =
 
 /* ---- output and errors ---- */
 
+/* The server URL without its user-info (a password must not be echoed):
+ * "http://user:pw@host:1/x" -> "http://host:1/x". */
+static void print_url(FILE *f, const char *url) {
+  const char *rest = url;
+  const char *scheme_end = strstr(url, "://");
+  if (scheme_end) {
+    const char *host = scheme_end + 3;
+    size_t auth_len = strcspn(host, "/?#");
+    const char *at = NULL;
+    for (const char *q = host; q < host + auth_len; q++)
+      if (*q == '@')
+        at = q;
+    if (at) {
+      fwrite(url, 1, (size_t)(host - url), f);
+      rest = at + 1;
+    }
+  }
+  cli_put_safe(f, rest);
+}
+
+/* Reports a failed call; returns the exit status. A bad argument refused by
+ * the library (not UTF-8, a bad idempotency key, ...) is a usage error. */
 static int report(cli *c, bink_status st) {
   const bink_error *e = bink_last_error(c->client);
   switch (st) {
   case BINK_E_API:
-    fprintf(stderr, "bink: error %d: %s\n", e->code, e->msg);
+    fprintf(stderr, "bink: error %d: ", e->code);
+    cli_put_safe(stderr, e->msg);
+    fputc('\n', stderr);
     if (e->retry_after > 0)
       fprintf(stderr, "bink: retry after %" PRId64 " s\n", e->retry_after);
     break;
   case BINK_E_TRANSPORT:
-    fprintf(stderr, "bink: cannot reach the server at %s: %s\n", c->url, e->msg);
+    fputs("bink: cannot reach the server at ", stderr);
+    print_url(stderr, c->url);
+    fputs(": ", stderr);
+    cli_put_safe(stderr, e->msg);
+    fputc('\n', stderr);
     break;
   case BINK_E_CANCELLED:
     return CLI_OK;
+  case BINK_E_INVALID:
+    fputs("bink: ", stderr);
+    cli_put_safe(stderr, e->msg[0] ? e->msg : "invalid argument");
+    fprintf(stderr, "\nTry 'bink %s --help'.\n", c->cmd ? c->cmd : "");
+    return CLI_USAGE;
   default:
-    fprintf(stderr, "bink: %s: %s\n", bink_status_str(st), e->msg[0] ? e->msg : "failed");
+    fprintf(stderr, "bink: %s: ", bink_status_str(st));
+    cli_put_safe(stderr, e->msg[0] ? e->msg : "failed");
+    fputc('\n', stderr);
     break;
   }
   return CLI_ERROR;
@@ -162,7 +212,7 @@ static int report(cli *c, bink_status st) {
  * per element for an array. */
 static void print_value(json_t *v) {
   if (json_is_string(v))
-    printf("%s", json_string_value(v));
+    cli_put_safe(stdout, json_string_value(v));
   else {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (s)
@@ -176,7 +226,8 @@ static void print_human(json_t *data) {
     const char *k;
     json_t *v;
     json_object_foreach(data, k, v) {
-      printf("%s: ", k);
+      cli_put_safe(stdout, k);
+      fputs(": ", stdout);
       print_value(v);
       putchar('\n');
     }
@@ -213,9 +264,12 @@ static int print_answer(cli *c, const char *json_text) {
   return CLI_OK;
 }
 
-/* Calls a method with a parameter object and prints data. Consumes params. */
+/* Calls a method with a parameter object and prints data. Consumes params;
+ * NULL params means json_pack failed: an argument is not UTF-8. */
 static int call_and_print(cli *c, const char *method, json_t *params) {
-  char *text = params ? json_dumps(params, JSON_COMPACT) : NULL;
+  if (!params)
+    return cli_usage_error(c->cmd, "arguments must be valid UTF-8");
+  char *text = json_dumps(params, JSON_COMPACT);
   json_decref(params);
   char *data = NULL;
   bink_status st = bink_call(c->client, method, text, &data);
@@ -305,7 +359,7 @@ static int cmd_getme(cli *c, int argc, char **argv) {
     return cli_usage_error(c->cmd, "unexpected argument '%s'", argv[i]);
   if ((rc = connect_client(c)) != CLI_OK)
     return rc;
-  return call_and_print(c, "getme", NULL);
+  return call_and_print(c, "getme", json_object());
 }
 
 static const char HELP_GROUP[] =
@@ -644,9 +698,13 @@ static int cmd_delete(cli *c, int argc, char **argv) {
     for (size_t k = 0; k < r.deleted_count; k++)
       printf("deleted %s\n", r.deleted[k]);
   }
-  for (size_t k = 0; k < r.failed_count; k++)
-    fprintf(stderr, "bink: %s: error %d: %s\n", r.failed[k].message_id, r.failed[k].code,
-            r.failed[k].msg);
+  for (size_t k = 0; k < r.failed_count; k++) {
+    fputs("bink: ", stderr);
+    cli_put_safe(stderr, r.failed[k].message_id);
+    fprintf(stderr, ": error %d: ", r.failed[k].code);
+    cli_put_safe(stderr, r.failed[k].msg);
+    fputc('\n', stderr);
+  }
   rc = r.failed_count ? CLI_ERROR : CLI_OK;
   bink_delete_result_clear(&r);
   return rc;
@@ -823,8 +881,13 @@ static int cmd_commands(cli *c, int argc, char **argv) {
       free(s);
       json_decref(o);
     } else {
-      for (size_t k = 0; k < l.count; k++)
-        printf("/%s - %s\n", l.items[k].command, l.items[k].description);
+      for (size_t k = 0; k < l.count; k++) {
+        putchar('/');
+        cli_put_safe(stdout, l.items[k].command);
+        fputs(" - ", stdout);
+        cli_put_safe(stdout, l.items[k].description);
+        putchar('\n');
+      }
     }
     bink_command_list_clear(&l);
     return CLI_OK;
@@ -971,7 +1034,14 @@ static const char HELP_UPDATES[] =
     "Prints the bot's pending events (getupdates), one JSON object a line.\n"
     "Without --follow: one call (--wait seconds of long poll, default 0);\n"
     "--offset confirms the events before it. With --follow: polls until\n"
-    "interrupted (or --max events were printed), confirming what it printed.\n";
+    "interrupted (or --max events were printed), confirming what it printed;\n"
+    "transport errors and 503 (a server restarting) are retried with back-off\n"
+    "(1, 2, 4 .. 30 s) for as long as it runs.\n"
+    "\n"
+    "--allowed-events TYPE,... sets which event types the bot receives:\n"
+    "private_message, group_message, member_joined, callback_query. The server\n"
+    "remembers the list (for later polls and for a webhook); without the\n"
+    "option the current list stays, and --allowed-events '' means all types.\n";
 
 typedef struct follow_state {
   long printed, max;
@@ -1021,6 +1091,8 @@ static int cmd_updates(cli *c, int argc, char **argv) {
     o.offset = a.offset;
     o.allowed_events = a.allowed ? events : NULL;
     o.allowed_event_count = nevents;
+    /* ride out restarts and network trouble until interrupted */
+    o.max_transport_retries = INT_MAX;
     follow_state s = {0, a.max};
     bink_status st = bink_poll(c->client, &o, on_event, &s, NULL);
     rc = (st == BINK_OK || st == BINK_E_CANCELLED) ? CLI_OK : report(c, st);
@@ -1084,7 +1156,12 @@ static const char HELP_WEBHOOK[] =
     "\n"
     "Sets, shows or deletes the bot's webhook. 'listen' runs a receiver on\n"
     "127.0.0.1 that checks signatures and prints one JSON line per event\n"
-    "(see 'bink webhook listen --help').\n";
+    "(see 'bink webhook listen --help').\n"
+    "\n"
+    "--allowed-events TYPE,... sets which event types are delivered:\n"
+    "private_message, group_message, member_joined, callback_query. The server\n"
+    "remembers the list (getupdates uses it too); without the option the\n"
+    "current list stays, and --allowed-events '' means all types.\n";
 
 static int cmd_webhook(cli *c, int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "listen") == 0)
@@ -1145,7 +1222,7 @@ static int cmd_webhook(cli *c, int argc, char **argv) {
     }
     if ((rc = connect_client(c)) != CLI_OK)
       goto out;
-    rc = call_and_print(c, "getwebhookinfo", NULL);
+    rc = call_and_print(c, "getwebhookinfo", json_object());
   } else if (strcmp(sub, "delete") == 0) {
     if (i < argc) {
       cli_usage_error(c->cmd, "'webhook delete' takes no arguments");

@@ -3,6 +3,7 @@
 #define BINK_CLI_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include "bink.h"
 
@@ -18,6 +19,11 @@ void cli_catch_signals(void);
 
 /* Reports a usage error on stderr and returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes s to f with control characters (C0, DEL, and C1 encoded in
+ * UTF-8) escaped as \xNN / \u00NN, so that text from the
+ * server or from a peer cannot drive the terminal. NULL prints "(none)". */
+void cli_put_safe(FILE *f, const char *s);
 
 /* `bink webhook listen`: argc/argv start after "listen". */
 int cli_webhook_listen(int argc, char **argv, int json_output);

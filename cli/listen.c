@@ -22,7 +22,8 @@
 
 typedef struct listener {
   const char *secret;  /* NULL: no verification */
-  atomic_long printed;
+  atomic_long taken;   /* events accepted for printing (slots of --max) */
+  atomic_long done;    /* accepted events whose 200 was sent */
   long max;            /* stop after this many events; 0 = never */
 } listener;
 
@@ -30,6 +31,7 @@ typedef struct request {
   char *body;
   size_t len;
   int too_big;
+  int counted;         /* this request took a slot of --max */
 } request;
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *text) {
@@ -55,11 +57,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *state = rq;
     return MHD_YES;
   }
-  if (strcmp(method, "POST") != 0)
-    return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST only\n");
+  int post = strcmp(method, "POST") == 0;
   if (*upload_size) {
     size_t n = *upload_size;
-    if (!rq->too_big) {
+    if (!post) {
+      /* read and discard, then answer 405 below */
+    } else if (!rq->too_big) {
       if (rq->len + n > MAX_BODY) {
         rq->too_big = 1;
       } else {
@@ -75,6 +78,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *upload_size = 0;
     return MHD_YES;
   }
+  if (!post)
+    return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST only\n");
   if (rq->too_big) {
     fprintf(stderr, "bink: refused a delivery: body larger than %u bytes\n", MAX_BODY);
     return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too large\n");
@@ -86,8 +91,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     bink_status st = bink_webhook_verify(l->secret, id, ts, sig, rq->body ? rq->body : "",
                                          rq->len, 0);
     if (st != BINK_OK) {
-      fprintf(stderr, "bink: refused a delivery (webhook-id %s): %s\n", id ? id : "none",
-              bink_status_str(st));
+      fputs("bink: refused a delivery (webhook-id ", stderr);
+      cli_put_safe(stderr, id);
+      fprintf(stderr, "): %s\n", bink_status_str(st));
       return reply(conn, st == BINK_E_HEADER ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_UNAUTHORIZED,
                    "signature check failed\n");
     }
@@ -96,26 +102,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   char why[160];
   bink_status st = bink_event_parse(rq->body, rq->len, &ev, why, sizeof why);
   if (st != BINK_OK) {
-    fprintf(stderr, "bink: refused a delivery: %s\n", st == BINK_E_PARSE ? why : "out of memory");
+    fputs("bink: refused a delivery: ", stderr);
+    cli_put_safe(stderr, st == BINK_E_PARSE ? why : "out of memory");
+    fputc('\n', stderr);
     return reply(conn, MHD_HTTP_BAD_REQUEST, "not an event\n");
   }
-  if (ev.type == BINK_EVENT_UNKNOWN)
-    fprintf(stderr, "bink: note: unknown event_type '%s'\n", ev.event_type);
-  long limit = l->max;
-  long n = atomic_load(&l->printed);
-  if (limit == 0 || n < limit) {
-    printf("%s\n", ev.json);
-    fflush(stdout);
-    atomic_fetch_add(&l->printed, 1);
+  /* Past --max, the delivery is refused with 503 so that the server keeps
+   * it and retries later: answering 200 would lose it. */
+  if (l->max > 0 && atomic_fetch_add(&l->taken, 1) >= l->max) {
+    bink_event_clear(&ev);
+    return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping\n");
   }
+  if (ev.type == BINK_EVENT_UNKNOWN) {
+    fputs("bink: note: unknown event_type '", stderr);
+    cli_put_safe(stderr, ev.event_type);
+    fputs("'\n", stderr);
+  }
+  printf("%s\n", ev.json);
+  fflush(stdout);
   bink_event_clear(&ev);
+  rq->counted = 1;
   return reply(conn, MHD_HTTP_OK, "ok\n");
 }
 
 static void on_done(void *cls, struct MHD_Connection *conn, void **state,
                     enum MHD_RequestTerminationCode why) {
+  listener *l = cls;
   request *rq = *state;
   if (rq) {
+    if (rq->counted)
+      atomic_fetch_add(&l->done, 1); /* the 200 went out (or the peer left) */
     free(rq->body);
     free(rq);
     *state = NULL;
@@ -131,8 +147,10 @@ static const char HELP_LISTEN[] =
     "as one JSON line on stdout and answered 200. Wrong or missing signatures\n"
     "and stale timestamps are answered 401 (400 for a missing header) and\n"
     "reported on stderr. Without a secret nothing is verified. Stops on\n"
-    "SIGINT/SIGTERM, or after --max events. Prints 'listening on URL' on stderr\n"
-    "when ready.\n";
+    "SIGINT/SIGTERM, or after --max events: a delivery beyond --max is not\n"
+    "printed and is answered 503, so that the server keeps it and retries it\n"
+    "later. Only POST is accepted (405 otherwise). Prints 'listening on URL'\n"
+    "on stderr when ready.\n";
 
 int cli_webhook_listen(int argc, char **argv, int json_output) {
   (void)json_output; /* events are JSON lines either way */
@@ -186,7 +204,8 @@ int cli_webhook_listen(int argc, char **argv, int json_output) {
   memset(&l, 0, sizeof l);
   l.secret = secret;
   l.max = max;
-  atomic_init(&l.printed, 0);
+  atomic_init(&l.taken, 0);
+  atomic_init(&l.done, 0);
 
   cli_catch_signals();
   struct sockaddr_in sa;
@@ -197,7 +216,7 @@ int cli_webhook_listen(int argc, char **argv, int json_output) {
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD, (uint16_t)port, NULL,
       NULL, on_request, &l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-      MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+      MHD_OPTION_NOTIFY_COMPLETED, on_done, &l, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)30, MHD_OPTION_END);
   if (!d) {
     fprintf(stderr, "bink: cannot listen on 127.0.0.1:%ld\n", port);
@@ -206,7 +225,8 @@ int cli_webhook_listen(int argc, char **argv, int json_output) {
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
   fprintf(stderr, "listening on http://127.0.0.1:%u\n", info ? info->port : (unsigned)port);
   fflush(stderr);
-  while (!cli_stop && (max == 0 || atomic_load(&l.printed) < max)) {
+  /* with --max, stop once the last printed event's 200 has been sent */
+  while (!cli_stop && (max == 0 || atomic_load(&l.done) < max)) {
     struct timespec ts = {0, 50 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }

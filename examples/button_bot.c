@@ -238,7 +238,11 @@ int main(int argc, char **argv) {
   else
     snprintf(hook, sizeof hook, "http://127.0.0.1:%u/webhook", bound);
   fprintf(stderr, "button_bot: listening on http://127.0.0.1:%u\n", bound);
-  bink_webhook_params wp = {.url = hook, .secret = secret};
+  /* allowed_events is remembered by the server: name what this bot needs
+   * rather than inherit a filter another program left on the token */
+  static const char *const wanted[] = {"private_message", "group_message", "callback_query"};
+  bink_webhook_params wp = {.url = hook, .secret = secret, .allowed_events = wanted,
+                            .allowed_event_count = 3};
   if (bink_set_webhook(admin, &wp) != BINK_OK) {
     const bink_error *e = bink_last_error(admin);
     fprintf(stderr, "button_bot: setwebhook failed: %d %s\n", e->code, e->msg);

@@ -82,7 +82,12 @@ int main(void) {
   } else {
     fprintf(stderr, "echo_bot: running as @%s\n", me.username);
     bink_bot_clear(&me);
-    bink_poll_options po = {.timeout_s = 25, .max_transport_retries = 5};
+    /* The server remembers allowed_events per bot (from the last getupdates
+     * or setwebhook): name the types this bot needs, so that a filter left
+     * by another program on the same token does not silence it. */
+    static const char *const wanted[] = {"private_message", "group_message"};
+    bink_poll_options po = {.timeout_s = 25, .allowed_events = wanted,
+                            .allowed_event_count = 2, .max_transport_retries = 5};
     bink_status st = bink_poll(c, &po, on_event, NULL, NULL);
     if (st != BINK_OK && st != BINK_E_CANCELLED) {
       const bink_error *e = bink_last_error(c);

@@ -68,6 +68,7 @@ int main(void) {
     rc = 1;
   } else {
     fprintf(stderr, "welcome_bot: running as @%s\n", me.username);
+    /* explicit, since the server remembers the list per bot */
     static const char *const only[] = {"member_joined"};
     bink_poll_options po = {.timeout_s = 25, .allowed_events = only, .allowed_event_count = 1,
                             .max_transport_retries = 5};

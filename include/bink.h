@@ -27,9 +27,19 @@
  *    allocates, and the caller releases those with the matching
  *    bink_*_clear() function, which also resets the struct to zeros and
  *    may be called again. String fields of a filled struct are never NULL
- *    (an absent value is ""). On failure a result struct is left zeroed, and
- *    clearing it is harmless. Passing NULL for an optional result pointer
- *    discards the result.
+ *    (an absent value is ""). Every call that fills a result struct (or a
+ *    scalar out-parameter) first sets it to zeros WITHOUT freeing what it
+ *    held, so the struct may be uninitialised on entry; in return, a struct
+ *    that holds the result of an earlier call must be cleared with its
+ *    bink_*_clear() before it is passed again, or its strings leak. On
+ *    failure (any status but BINK_OK) the struct is left zeroed and owns
+ *    nothing; clearing it is harmless. Passing NULL for a result pointer
+ *    marked "may be NULL" discards the result; where a comment says
+ *    "required", NULL is BINK_E_INVALID.
+ *
+ *  - Arguments. A NULL client is BINK_E_INVALID (nothing is recorded, as
+ *    there is no client to record it in); so is a required argument that is
+ *    NULL or "" (then the reason is in bink_last_error()).
  *
  *  - Units. Times are Unix seconds (int64_t), durations are seconds unless
  *    a name ends in _ms, sizes are bytes.
@@ -107,7 +117,8 @@ typedef struct bink_error {
  * BINK_E_TRANSPORT when libcurl cannot be initialised. */
 BINK_API bink_status bink_global_init(void);
 
-/* Releases libcurl's global state; call once after every client is freed. */
+/* Releases libcurl's global state; call once after every client is freed,
+ * while the program has a single thread. */
 BINK_API void bink_global_cleanup(void);
 
 typedef struct bink_client bink_client;
@@ -150,13 +161,19 @@ BINK_API void bink_client_set_cancel(bink_client *c, const volatile sig_atomic_t
  * success). The pointer stays valid until the client is freed; its content
  * changes with the next call. */
 BINK_API const bink_error *bink_last_error(const bink_client *c);
+/* (NULL when c is NULL.) */
 
 /* ------------------------------------------------------------------------
  * Objects
  * ---------------------------------------------------------------------- */
 
 /* File metadata: uploadfile's and getfile's answer, and the "file" object
- * of media messages and events (then file_id/sha256/download_url may be ""). */
+ * of media messages and events (then file_id/sha256/download_url may be "").
+ *
+ * Each bink_*_clear() function below frees every string and array the
+ * struct owns and sets it to zeros. A NULL pointer and a zeroed struct are
+ * accepted (no-op), so clearing twice is harmless; clearing a struct that
+ * was never zeroed or filled by the library is undefined. They cannot fail. */
 typedef struct bink_file {
   char *file_id;
   char *file_name;
@@ -305,8 +322,11 @@ typedef struct bink_keyboard bink_keyboard;
 /* A new, empty keyboard (no rows). Sent as-is it removes a message's
  * keyboard (editmessage). Returns NULL when out of memory. Free with
  * bink_keyboard_free(). The builder checks nothing the server checks
- * (limits are the server's), only that strings are present. */
+ * (limits are the server's), only that strings are present. A keyboard
+ * passed to a call is only read during it and stays the caller's. */
 BINK_API bink_keyboard *bink_keyboard_new(void);
+
+/* Frees a keyboard and every string copied into it. NULL is ignored. */
 BINK_API void bink_keyboard_free(bink_keyboard *kb);
 
 /* Adds a callback button to the current row (a first row is started when
@@ -323,7 +343,7 @@ BINK_API bink_status bink_keyboard_url_button(bink_keyboard *kb, const char *tex
  * sent. Returns BINK_OK, BINK_E_INVALID or BINK_E_NOMEM. */
 BINK_API bink_status bink_keyboard_row(bink_keyboard *kb);
 
-/* Number of buttons added so far. */
+/* Number of buttons added so far, over all rows (0 for NULL). */
 BINK_API size_t bink_keyboard_count(const bink_keyboard *kb);
 
 /* ------------------------------------------------------------------------
@@ -332,13 +352,18 @@ BINK_API size_t bink_keyboard_count(const bink_keyboard *kb);
  * BINK_E_NOMEM or BINK_E_CANCELLED, plus what its comment adds.
  * ---------------------------------------------------------------------- */
 
-/* getme: fills *out (may be NULL). */
+/* getme: the bot's own profile. Fills *out (may be NULL; zeroed first,
+ * clear it with bink_bot_clear()). */
 BINK_API bink_status bink_getme(bink_client *c, bink_bot *out);
 
-/* getgroup: fills *out (may be NULL). */
+/* getgroup: group_id (required) as the bot sees it. Fills *out (may be
+ * NULL; clear it with bink_group_clear()). */
 BINK_API bink_status bink_getgroup(bink_client *c, const char *group_id, bink_group *out);
 
-/* What sendmessage sends. Exactly one of group_id and target_user_id. */
+/* What sendmessage sends. Exactly one of group_id and target_user_id. All
+ * pointers are borrowed for the duration of the call; NULL leaves a field
+ * out. A string that is not valid UTF-8, or an idempotency_key that is not
+ * 1..128 printable ASCII characters, is BINK_E_INVALID. */
 typedef struct bink_send_params {
   const char *group_id;
   const char *target_user_id;
@@ -351,102 +376,151 @@ typedef struct bink_send_params {
   const char *idempotency_key;   /* sent as Idempotency-Key; NULL = none */
 } bink_send_params;
 
-/* sendmessage: fills *out (may be NULL) with the stored message. */
+/* sendmessage: p is required. Fills *out (may be NULL; clear it with
+ * bink_message_clear()) with the stored message. */
 BINK_API bink_status bink_send_message(bink_client *c, const bink_send_params *p,
                                        bink_message *out);
 
-/* Convenience: a text message to a group. */
+/* Convenience: bink_send_message() of a text message (text required) to a
+ * group (group_id required); *out may be NULL, as there. */
 BINK_API bink_status bink_send_text(bink_client *c, const char *group_id, const char *text,
                                     bink_message *out);
 
-/* editmessage: content NULL keeps the content; keyboard NULL keeps the
- * keyboard, an empty keyboard removes it. At least one must be given
- * (BINK_E_INVALID otherwise). Fills *out (may be NULL). */
+/* editmessage: message_id required; content NULL keeps the content;
+ * keyboard (borrowed) NULL keeps the keyboard, an empty keyboard removes
+ * it. At least one must be given (BINK_E_INVALID otherwise). Fills *out
+ * (may be NULL; clear it with bink_message_clear()). */
 BINK_API bink_status bink_edit_message(bink_client *c, const char *message_id,
                                        const char *content, const bink_keyboard *keyboard,
                                        bink_message *out);
 
-/* deletemessage, single form: the server's error is returned as is. */
+/* deletemessage, single form: message_id required; the server's error is
+ * returned as is (BINK_E_API). */
 BINK_API bink_status bink_delete_message(bink_client *c, const char *message_id);
 
-/* deletemessage, batch form (ids: count strings, 1..100). *out (may be
- * NULL) lists what was deleted and what failed, and why. */
+/* deletemessage, batch form (ids: count strings, 1..100; ids NULL or count
+ * 0 is BINK_E_INVALID). *out (may be NULL; clear it with
+ * bink_delete_result_clear()) lists what was deleted and what failed, and
+ * why; BINK_OK even when some ids failed. */
 BINK_API bink_status bink_delete_messages(bink_client *c, const char *const *ids, size_t count,
                                           bink_delete_result *out);
 
-/* answercallback: text and url may be NULL; show_alert 0 or 1. Fills
- * *answered_at (may be NULL) with the server's time of the answer. */
+/* answercallback: callback_id required; text and url may be NULL;
+ * show_alert 0 or 1. Fills *answered_at (may be NULL; 0 on failure) with
+ * the server's time of the answer, Unix seconds. */
 BINK_API bink_status bink_answer_callback(bink_client *c, const char *callback_id,
                                           const char *text, int show_alert, const char *url,
                                           int64_t *answered_at);
 
-/* botapisetcommands: replaces the menu with count entries (0 clears it). */
+/* botapisetcommands: replaces the menu with count entries of cmds
+ * (borrowed; 0 entries clears it, cmds may then be NULL). An entry with a
+ * NULL or non-UTF-8 string is BINK_E_INVALID. */
 BINK_API bink_status bink_set_commands(bink_client *c, const bink_command *cmds, size_t count);
 
-/* botapigetcommands: fills *out. */
+/* botapigetcommands: fills *out (required, BINK_E_INVALID when NULL; clear
+ * it with bink_command_list_clear()). An empty menu is count 0. */
 BINK_API bink_status bink_get_commands(bink_client *c, bink_command_list *out);
 
-/* mutemember: duration_s 0 = until unmuted. *muted_until (may be NULL):
- * the end time, 0 for "until unmuted". */
+/* mutemember: group_id and user_id required; duration_s in seconds, 0 =
+ * until unmuted. *muted_until (may be NULL; 0 on failure): the end time,
+ * Unix seconds, 0 for "until unmuted". */
 BINK_API bink_status bink_mute_member(bink_client *c, const char *group_id, const char *user_id,
                                       int64_t duration_s, int64_t *muted_until);
 
-/* unmutemember: *was_muted (may be NULL) is 1 when the member was muted. */
+/* unmutemember: group_id and user_id required. *was_muted (may be NULL; 0
+ * on failure) is 1 when the member was muted. */
 BINK_API bink_status bink_unmute_member(bink_client *c, const char *group_id,
                                         const char *user_id, int *was_muted);
 
-/* uploadfile from a file on disk. The name sent is the path's last
- * component. Returns BINK_E_IO (with the OS's reason in the last error)
- * when the path cannot be opened or is not a regular file; fills *out (may
- * be NULL). The file is streamed, not loaded into memory. */
+/* uploadfile from a file on disk (path required). The name sent is the
+ * path's last component. Returns BINK_E_IO (with the OS's reason in the
+ * last error) when the path cannot be opened or is not a regular file;
+ * fills *out (may be NULL; clear it with bink_file_clear()). The file is
+ * streamed, not loaded into memory. */
 BINK_API bink_status bink_upload_path(bink_client *c, const char *path, bink_file *out);
 
-/* uploadfile from memory: len bytes at data, sent under file_name
- * (NULL = "file"). The buffer is only read during the call. */
+/* uploadfile from memory: len bytes at data (NULL only when len is 0),
+ * sent under file_name (NULL = "file"). The buffer is only read during the
+ * call. Fills *out (may be NULL; clear it with bink_file_clear()). */
 BINK_API bink_status bink_upload_mem(bink_client *c, const char *file_name, const void *data,
                                      size_t len, bink_file *out);
 
-/* getfile: fills *out with the metadata and download_url. */
+/* getfile: file_id required. Fills *out (may be NULL; clear it with
+ * bink_file_clear()) with the metadata and download_url. */
 BINK_API bink_status bink_getfile(bink_client *c, const char *file_id, bink_file *out);
 
-/* Downloads GET /file/{file_id} to path (created or truncated; removed
- * again on failure). BINK_E_IO when path cannot be written; a non-2xx
- * answer is BINK_E_API with the server's code and msg. */
+/* Downloads GET /file/{file_id} to path (both required). The bytes go to a
+ * new temporary file in path's directory ("<path>.<random>.part"), which is
+ * renamed over path only when the whole download succeeded; on any failure
+ * the temporary file is removed and an existing file at path is left
+ * untouched. An existing path keeps its permissions (a new one gets 0666
+ * minus the umask); a symbolic link is followed (the file it names is
+ * replaced); a path that is not a regular file (/dev/null, a FIFO) is
+ * written to directly. BINK_E_IO when the directory or path cannot be
+ * written; a non-2xx answer is BINK_E_API with the server's code and msg. */
 BINK_API bink_status bink_download_to_path(bink_client *c, const char *file_id,
                                            const char *path);
 
-/* Downloads GET /file/{file_id} into memory: on success *data (malloc'd,
- * NUL-terminated for convenience, free() it) holds *len bytes. Larger than
+/* Downloads GET /file/{file_id} into memory. data and len are required
+ * (BINK_E_INVALID when NULL). On success *data (malloc'd, NUL-terminated
+ * for convenience, the caller free()s it) holds *len bytes; on failure
+ * *data is NULL and *len 0 (nothing to free). Larger than
  * max_response_bytes: BINK_E_PROTOCOL. */
 BINK_API bink_status bink_download_mem(bink_client *c, const char *file_id, char **data,
                                        size_t *len);
 
-/* What setwebhook sends. */
+/* allowed_events (setwebhook, getupdates, bink_poll): the server remembers
+ * ONE list per bot, set by whichever of setwebhook and getupdates last sent
+ * one, and applies it to both delivery paths when events are produced.
+ *  - allowed_events NULL: the key is not sent; the server KEEPS its current
+ *    list (which another program on the same token may have set).
+ *  - allowed_events non-NULL with allowed_event_count 0: [] is sent, which
+ *    the server stores as "all event types".
+ *  - otherwise: allowed_event_count names (private_message, group_message,
+ *    member_joined, callback_query); a NULL entry or one that is not UTF-8
+ *    is BINK_E_INVALID, an unknown name the server's 400.
+ * A program that depends on certain events should pass its list. */
+
+/* What setwebhook sends; all pointers are borrowed for the call. */
 typedef struct bink_webhook_params {
   const char *url;                    /* required; "" deletes the webhook */
   const char *secret;                 /* NULL = none */
   int max_connections;                /* 0 = the server's default */
-  const char *const *allowed_events;  /* NULL = all */
+  const char *const *allowed_events;  /* see above: NULL = keep the
+                                         server's list, count 0 = all */
   size_t allowed_event_count;
   int drop_pending;                   /* 1 = forget pending events */
 } bink_webhook_params;
 
+/* setwebhook: p and p->url are required (BINK_E_INVALID otherwise); the
+ * server checks the URL and the secret (BINK_E_API 400). */
 BINK_API bink_status bink_set_webhook(bink_client *c, const bink_webhook_params *p);
+
+/* getwebhookinfo: fills *out (required, BINK_E_INVALID when NULL; clear it
+ * with bink_webhook_info_clear()). allowed_event_count 0 means all types. */
 BINK_API bink_status bink_get_webhook_info(bink_client *c, bink_webhook_info *out);
+
+/* deletewebhook: drop_pending 1 also forgets the pending events, 0 keeps
+ * them for getupdates. */
 BINK_API bink_status bink_delete_webhook(bink_client *c, int drop_pending);
 
 /* getupdates: events from offset on (0 = from the oldest kept); offset =
  * last update_id + 1 confirms the ones before. limit 0 = server default
- * (100); timeout_s 0..50 is the long-poll wait; allowed_events NULL = all.
- * Fills *out (required). */
+ * (100); timeout_s 0..50 seconds is the long-poll wait (negative limit or
+ * timeout_s: BINK_E_INVALID); allowed_events as described above setwebhook
+ * (NULL keeps the server's list, count 0 = all). Fills *out (required,
+ * BINK_E_INVALID when NULL; clear it with bink_event_list_clear()). A 409
+ * means a webhook is set or another getupdates took over. */
 BINK_API bink_status bink_get_updates(bink_client *c, int64_t offset, int limit, int timeout_s,
                                       const char *const *allowed_events,
                                       size_t allowed_event_count, bink_event_list *out);
 
-/* Any Bot API method with a JSON object as parameters (params_json NULL or
- * "" = {}). On success *data_json (may be NULL) receives the envelope's
- * data as compact JSON, malloc'd (free() it); "null" when data is null.
- * BINK_E_INVALID when params_json is not a JSON object. */
+/* Any Bot API method (method: [A-Za-z0-9_], 1..64 characters) with a JSON
+ * object as parameters (params_json NULL or "" = {}). On success
+ * *data_json (may be NULL) receives the envelope's data as compact JSON,
+ * malloc'd (the caller free()s it); "null" when data is null. On failure
+ * *data_json is NULL. BINK_E_INVALID when method is bad or params_json is
+ * not JSON or not an object (the last error says which). */
 BINK_API bink_status bink_call(bink_client *c, const char *method, const char *params_json,
                                char **data_json);
 
@@ -460,22 +534,35 @@ BINK_API bink_status bink_call(bink_client *c, const char *method, const char *p
 typedef int (*bink_event_fn)(bink_client *c, const bink_event *ev, void *user);
 
 typedef struct bink_poll_options {
-  int timeout_s;                      /* long-poll wait per call; 0 = 30 */
+  int timeout_s;                      /* long-poll wait per call, seconds;
+                                         0 = 30 */
   int limit;                          /* 0 = 100 */
-  const char *const *allowed_events;  /* NULL = all */
+  const char *const *allowed_events;  /* sent with every getupdates; see
+                                         above setwebhook: NULL = keep the
+                                         server's list, count 0 = all */
   size_t allowed_event_count;
   int64_t offset;                     /* where to start; 0 = oldest kept */
-  int max_transport_retries;          /* consecutive transport failures
+  int max_transport_retries;          /* consecutive retryable failures
                                          tolerated (with back-off 1, 2, 4 ..
-                                         30 s); 0 = return on the first */
+                                         30 s, or the server's retry_after
+                                         up to 30 s): transport errors, a
+                                         connection closed without an
+                                         answer, and 502/503/504 (503 is a
+                                         server shutting down for a
+                                         restart); 0 = return on the
+                                         first; INT_MAX = retry forever.
+                                         A success resets the count */
 } bink_poll_options;
 
 /* Runs getupdates in a loop and calls fn for each event until fn returns
- * non-zero (BINK_OK), the cancel flag is set (BINK_E_CANCELLED) or a call
- * fails (its status; see bink_last_error). opts may be NULL. *next_offset
- * (may be NULL) receives the offset to resume from (events before it were
- * handled). A 409 (another poll took over, or a webhook is set) ends the
- * loop with BINK_E_API. */
+ * non-zero (BINK_OK), the cancel flag is set (BINK_E_CANCELLED, also during
+ * a back-off sleep) or a call fails beyond max_transport_retries (its
+ * status; see bink_last_error). c and fn are required; opts may be NULL
+ * (all defaults, no retries); user is passed to fn unchanged.
+ * *next_offset (may be NULL; written on every return) receives the offset
+ * to resume from (events before it were handled and are confirmed to the
+ * server on a best-effort basis). A 409 (another poll took over, or a
+ * webhook is set) ends the loop with BINK_E_API. */
 BINK_API bink_status bink_poll(bink_client *c, const bink_poll_options *opts, bink_event_fn fn,
                                void *user, int64_t *next_offset);
 

@@ -43,6 +43,20 @@ static json_t *str_array(const char *const *v, size_t n) {
   return a;
 }
 
+/* An allowed_events list: NULL leaves the key out (the server keeps its
+ * current filter); otherwise count non-NULL strings ([] = all events). */
+static bink_status put_events(bink_client *c, json_t *o, const char *const *v, size_t n) {
+  if (!v)
+    return BINK_OK;
+  for (size_t i = 0; i < n; i++)
+    if (!v[i])
+      return bink__fail(c, BINK_E_INVALID, 0, "allowed_events[%zu] is NULL", i);
+  json_t *a = str_array(v, n);
+  if (!a)
+    return bink__fail(c, BINK_E_INVALID, 0, "allowed_events must be UTF-8 strings");
+  return put_new(c, o, "allowed_events", a);
+}
+
 typedef bink_status (*converter)(json_t *, void *, char *, size_t);
 
 /* Calls method and converts data with conv into out (when out is not NULL).
@@ -91,18 +105,18 @@ CONV(delete_result, bink_delete_result)
   } while (0)
 
 bink_status bink_getme(bink_client *c, bink_bot *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   return run(c, "getme", NULL, NULL, 0, conv_bot, out);
 }
 
 bink_status bink_getgroup(bink_client *c, const char *group_id, bink_group *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   if (need(c, group_id, "group_id") != BINK_OK)
     return BINK_E_INVALID;
   NEW_PARAMS(params);
@@ -111,10 +125,10 @@ bink_status bink_getgroup(bink_client *c, const char *group_id, bink_group *out)
 }
 
 bink_status bink_send_message(bink_client *c, const bink_send_params *p, bink_message *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   if (!p)
     return bink__fail(c, BINK_E_INVALID, 0, "parameters are required");
   if ((p->group_id != NULL) == (p->target_user_id != NULL))
@@ -146,10 +160,10 @@ bink_status bink_send_text(bink_client *c, const char *group_id, const char *tex
 
 bink_status bink_edit_message(bink_client *c, const char *message_id, const char *content,
                               const bink_keyboard *keyboard, bink_message *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   if (need(c, message_id, "message_id") != BINK_OK)
     return BINK_E_INVALID;
   if (!content && !keyboard)
@@ -176,10 +190,10 @@ bink_status bink_delete_message(bink_client *c, const char *message_id) {
 
 bink_status bink_delete_messages(bink_client *c, const char *const *ids, size_t count,
                                  bink_delete_result *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   if (!ids || count == 0)
     return bink__fail(c, BINK_E_INVALID, 0, "message_ids is required");
   NEW_PARAMS(params);
@@ -205,10 +219,10 @@ static bink_status answered_at_conv(json_t *d, void *out, char *err, size_t en) 
 
 bink_status bink_answer_callback(bink_client *c, const char *callback_id, const char *text,
                                  int show_alert, const char *url, int64_t *answered_at) {
-  if (!c)
-    return BINK_E_INVALID;
   if (answered_at)
     *answered_at = 0;
+  if (!c)
+    return BINK_E_INVALID;
   if (need(c, callback_id, "callback_id") != BINK_OK)
     return BINK_E_INVALID;
   NEW_PARAMS(params);
@@ -243,9 +257,12 @@ bink_status bink_set_commands(bink_client *c, const bink_command *cmds, size_t c
 }
 
 bink_status bink_get_commands(bink_client *c, bink_command_list *out) {
-  if (!c || !out)
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!c)
     return BINK_E_INVALID;
-  memset(out, 0, sizeof *out);
+  if (!out)
+    return bink__fail(c, BINK_E_INVALID, 0, "out is required");
   return run(c, "botapigetcommands", NULL, NULL, 0, conv_commands, out);
 }
 
@@ -271,10 +288,10 @@ static bink_status was_muted_conv(json_t *d, void *out, char *err, size_t en) {
 
 bink_status bink_mute_member(bink_client *c, const char *group_id, const char *user_id,
                              int64_t duration_s, int64_t *muted_until) {
-  if (!c)
-    return BINK_E_INVALID;
   if (muted_until)
     *muted_until = 0;
+  if (!c)
+    return BINK_E_INVALID;
   if (need(c, group_id, "group_id") != BINK_OK || need(c, user_id, "user_id") != BINK_OK)
     return BINK_E_INVALID;
   NEW_PARAMS(params);
@@ -286,10 +303,10 @@ bink_status bink_mute_member(bink_client *c, const char *group_id, const char *u
 
 bink_status bink_unmute_member(bink_client *c, const char *group_id, const char *user_id,
                                int *was_muted) {
-  if (!c)
-    return BINK_E_INVALID;
   if (was_muted)
     *was_muted = 0;
+  if (!c)
+    return BINK_E_INVALID;
   if (need(c, group_id, "group_id") != BINK_OK || need(c, user_id, "user_id") != BINK_OK)
     return BINK_E_INVALID;
   NEW_PARAMS(params);
@@ -317,10 +334,10 @@ static bink_status upload(bink_client *c, curl_mime *mime, bink_file *out) {
 }
 
 bink_status bink_upload_path(bink_client *c, const char *path, bink_file *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   if (need(c, path, "path") != BINK_OK)
     return BINK_E_INVALID;
   struct stat sb;
@@ -347,10 +364,10 @@ bink_status bink_upload_path(bink_client *c, const char *path, bink_file *out) {
 
 bink_status bink_upload_mem(bink_client *c, const char *file_name, const void *data, size_t len,
                             bink_file *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   if (!data && len)
     return bink__fail(c, BINK_E_INVALID, 0, "data is NULL");
   curl_mime *mime = curl_mime_init(c->curl);
@@ -366,10 +383,10 @@ bink_status bink_upload_mem(bink_client *c, const char *file_name, const void *d
 }
 
 bink_status bink_getfile(bink_client *c, const char *file_id, bink_file *out) {
-  if (!c)
-    return BINK_E_INVALID;
   if (out)
     memset(out, 0, sizeof *out);
+  if (!c)
+    return BINK_E_INVALID;
   if (need(c, file_id, "file_id") != BINK_OK)
     return BINK_E_INVALID;
   NEW_PARAMS(params);
@@ -389,19 +406,19 @@ bink_status bink_set_webhook(bink_client *c, const bink_webhook_params *p) {
   CHECK(put_str(c, params, "secret", p->secret));
   if (p->max_connections > 0)
     CHECK(put_new(c, params, "max_connections", json_integer(p->max_connections)));
-  if (p->allowed_events) {
-    json_t *a = str_array(p->allowed_events, p->allowed_event_count);
-    CHECK(put_new(c, params, "allowed_events", a));
-  }
+  CHECK(put_events(c, params, p->allowed_events, p->allowed_event_count));
   if (p->drop_pending)
     CHECK(put_new(c, params, "drop_pending", json_true()));
   return run(c, "setwebhook", params, NULL, 0, NULL, NULL);
 }
 
 bink_status bink_get_webhook_info(bink_client *c, bink_webhook_info *out) {
-  if (!c || !out)
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!c)
     return BINK_E_INVALID;
-  memset(out, 0, sizeof *out);
+  if (!out)
+    return bink__fail(c, BINK_E_INVALID, 0, "out is required");
   return run(c, "getwebhookinfo", NULL, NULL, 0, conv_webhook_info, out);
 }
 
@@ -440,9 +457,12 @@ static bink_status events_conv(json_t *d, void *outp, char *err, size_t en) {
 bink_status bink_get_updates(bink_client *c, int64_t offset, int limit, int timeout_s,
                              const char *const *allowed_events, size_t allowed_event_count,
                              bink_event_list *out) {
-  if (!c || !out)
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!c)
     return BINK_E_INVALID;
-  memset(out, 0, sizeof *out);
+  if (!out)
+    return bink__fail(c, BINK_E_INVALID, 0, "out is required");
   if (timeout_s < 0 || limit < 0)
     return bink__fail(c, BINK_E_INVALID, 0, "timeout and limit must not be negative");
   NEW_PARAMS(params);
@@ -451,9 +471,6 @@ bink_status bink_get_updates(bink_client *c, int64_t offset, int limit, int time
   if (limit)
     CHECK(put_new(c, params, "limit", json_integer(limit)));
   CHECK(put_new(c, params, "timeout", json_integer(timeout_s)));
-  if (allowed_events) {
-    json_t *a = str_array(allowed_events, allowed_event_count);
-    CHECK(put_new(c, params, "allowed_events", a));
-  }
+  CHECK(put_events(c, params, allowed_events, allowed_event_count));
   return run(c, "getupdates", params, NULL, timeout_s, events_conv, out);
 }

@@ -1,10 +1,14 @@
 /* client.c - the client handle, the HTTP exchange and the envelope. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -218,6 +222,7 @@ static void prepare(bink_client *c, const char *url, long extra_timeout_s) {
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   c->curl_err[0] = '\0';
+  c->conn_lost = 0;
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_err);
 }
 
@@ -229,6 +234,8 @@ static bink_status transport_error(bink_client *c, CURLcode rc, const char *what
       rc == CURLE_WEIRD_SERVER_REPLY) {
     long st = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st);
+    if (st == 0 && rc == CURLE_GOT_NOTHING)
+      c->conn_lost = 1;
     if (st != 0 || rc == CURLE_WEIRD_SERVER_REPLY || rc == CURLE_GOT_NOTHING)
       return bink__fail(c, BINK_E_PROTOCOL, (int)st, "%s: truncated or malformed answer: %s",
                         what, cause);
@@ -395,11 +402,18 @@ bink_status bink_call(bink_client *c, const char *method, const char *params_jso
   json_t *params = NULL;
   if (params_json && *params_json) {
     json_error_t jerr;
-    params = json_loads(params_json, JSON_REJECT_DUPLICATES, &jerr);
+    params = json_loads(params_json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!params)
+      return bink__fail(c, BINK_E_INVALID, 0, "parameters are not JSON: %s at byte %d",
+                        jerr.text, jerr.position);
     if (!json_is_object(params)) {
+      const char *kind = json_is_array(params)    ? "an array"
+                         : json_is_string(params) ? "a string"
+                         : json_is_number(params) ? "a number"
+                         : json_is_boolean(params) ? "a boolean"
+                                                   : "null";
       json_decref(params);
-      return bink__fail(c, BINK_E_INVALID, 0, "parameters are not a JSON object: %s",
-                        jerr.text);
+      return bink__fail(c, BINK_E_INVALID, 0, "parameters must be a JSON object, not %s", kind);
     }
   }
   json_t *data = NULL;
@@ -489,32 +503,107 @@ static bink_status download(bink_client *c, const char *file_id, struct download
   return st;
 }
 
+/* Opens a new temporary file next to target (same directory, so that the
+ * final rename is atomic): "<target>.<random>.part", created with O_EXCL and
+ * mode 0666 minus the umask, or with the mode of the existing target. */
+static FILE *open_temp(const char *target, const struct stat *existing, char **tmp_out) {
+  *tmp_out = NULL;
+  size_t n = strlen(target) + 32;
+  char *tmp = malloc(n);
+  if (!tmp) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  unsigned seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 8) ^ (unsigned)(uintptr_t)tmp;
+  for (int attempt = 0; attempt < 100; attempt++) {
+    seed = seed * 1103515245u + 12345u;
+    snprintf(tmp, n, "%s.%08x.part", target, seed);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      if (errno == EEXIST)
+        continue;
+      break;
+    }
+    if (existing)
+      (void)fchmod(fd, existing->st_mode & 07777);
+    FILE *fp = fdopen(fd, "wb");
+    if (!fp) {
+      int e = errno;
+      close(fd);
+      unlink(tmp);
+      errno = e;
+      break;
+    }
+    *tmp_out = tmp;
+    return fp;
+  }
+  int e = errno;
+  free(tmp);
+  errno = e;
+  return NULL;
+}
+
 bink_status bink_download_to_path(bink_client *c, const char *file_id, const char *path) {
   if (!c)
     return BINK_E_INVALID;
   if (!path || !*path)
     return bink__fail(c, BINK_E_INVALID, 0, "path is required");
-  FILE *fp = fopen(path, "wb");
-  if (!fp)
-    return bink__fail(c, BINK_E_IO, 0, "cannot open %s: %s", path, strerror(errno));
+  if (!file_id || !*file_id)
+    return bink__fail(c, BINK_E_INVALID, 0, "file_id is required");
+  /* a symbolic link is followed: the file it names is replaced, the link kept */
+  char *resolved = NULL;
+  struct stat lsb;
+  if (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode))
+    resolved = realpath(path, NULL);
+  const char *target = resolved ? resolved : path;
+  struct stat sb;
+  int exists = stat(target, &sb) == 0;
   struct download d;
   memset(&d, 0, sizeof d);
+  bink_status st;
+  if (exists && !S_ISREG(sb.st_mode)) {
+    /* a device or a FIFO (/dev/null, a pipe): written to directly */
+    FILE *fp = fopen(target, "wb");
+    if (!fp) {
+      st = bink__fail(c, BINK_E_IO, 0, "cannot open %s: %s", path, strerror(errno));
+    } else {
+      d.fp = fp;
+      st = download(c, file_id, &d);
+      if (fclose(fp) != 0 && st == BINK_OK)
+        st = bink__fail(c, BINK_E_IO, 0, "cannot write %s: %s", path, strerror(errno));
+    }
+    free(resolved);
+    return st;
+  }
+  char *tmp = NULL;
+  FILE *fp = open_temp(target, exists ? &sb : NULL, &tmp);
+  if (!fp) {
+    st = bink__fail(c, BINK_E_IO, 0, "cannot open %s: %s", path, strerror(errno));
+    free(resolved);
+    return st;
+  }
   d.fp = fp;
-  bink_status st = download(c, file_id, &d);
+  st = download(c, file_id, &d);
   if (fclose(fp) != 0 && st == BINK_OK)
     st = bink__fail(c, BINK_E_IO, 0, "cannot write %s: %s", path, strerror(errno));
+  if (st == BINK_OK && rename(tmp, target) != 0)
+    st = bink__fail(c, BINK_E_IO, 0, "cannot replace %s: %s", path, strerror(errno));
   if (st != BINK_OK)
-    remove(path);
+    unlink(tmp);
+  free(tmp);
+  free(resolved);
   return st;
 }
 
 bink_status bink_download_mem(bink_client *c, const char *file_id, char **data, size_t *len) {
+  if (data)
+    *data = NULL;
+  if (len)
+    *len = 0;
   if (!c)
     return BINK_E_INVALID;
   if (!data || !len)
     return bink__fail(c, BINK_E_INVALID, 0, "data and len are required");
-  *data = NULL;
-  *len = 0;
   bink__buf mem;
   bink__buf_init(&mem, c->max_response);
   struct download d;

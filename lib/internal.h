@@ -38,6 +38,8 @@ struct bink_client {
   long max_retry_wait_s;
   const volatile sig_atomic_t *cancel;
   bink_error err;
+  int conn_lost;               /* last exchange: connection closed before
+                                  any answer (a restart, not a bad server) */
   char curl_err[CURL_ERROR_SIZE];
 };
 

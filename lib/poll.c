@@ -17,6 +17,19 @@ static void confirm(bink_client *c, int64_t offset) {
   c->err = saved;
 }
 
+/* A failure that a server restart or a network blip explains: no HTTP
+ * exchange at all, a connection closed without an answer, or 502/503/504
+ * ("the server is shutting down", a proxy without its upstream). */
+static int retryable(const bink_client *c, bink_status st) {
+  if (st == BINK_E_TRANSPORT)
+    return 1;
+  if (st == BINK_E_PROTOCOL && c->conn_lost)
+    return 1; /* empty reply: the server closed the connection */
+  if (st == BINK_E_API)
+    return c->err.code == 502 || c->err.code == 503 || c->err.code == 504;
+  return 0;
+}
+
 bink_status bink_poll(bink_client *c, const bink_poll_options *opts, bink_event_fn fn, void *user,
                       int64_t *next_offset) {
   if (!c)
@@ -44,9 +57,11 @@ bink_status bink_poll(bink_client *c, const bink_poll_options *opts, bink_event_
     bink_event_list l;
     st = bink_get_updates(c, offset, o.limit, o.timeout_s, o.allowed_events,
                           o.allowed_event_count, &l);
-    if (st == BINK_E_TRANSPORT && failures < o.max_transport_retries) {
+    if (retryable(c, st) && failures < o.max_transport_retries) {
       long wait = 1L << (failures < 5 ? failures : 5);
       failures++;
+      if (c->err.retry_after > wait)
+        wait = (long)c->err.retry_after;
       st = bink__sleep(c, wait > 30 ? 30 : wait);
       if (st != BINK_OK)
         break;

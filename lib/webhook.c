@@ -106,7 +106,8 @@ bink_status bink_webhook_signature(const char *secret, const char *webhook_id,
   return st;
 }
 
-/* A timestamp header: 1..19 decimal digits. */
+/* A timestamp header: 1..18 decimal digits (so that the value cannot
+ * overflow int64_t). */
 static int parse_ts(const char *s, int64_t *out) {
   size_t n = strlen(s);
   if (n == 0 || n > 18)
