@@ -168,7 +168,25 @@ static bink_rc admin__demo_job(store_conn *c, void *arg, bink_err *err) {
   admin__ctx(&add.x, &alice, d->limits, NULL);
   add.group_id = admin__str(json_string_value(json_object_get(d->group, "group_id")));
   add.user_id = admin__str(json_string_value(json_object_get(d->bot, "bot_id")));
-  return svc_add_member_job(c, &add, err);
+  if ((rc = svc_add_member_job(c, &add, err)) != BINK_OK)
+    return rc;
+
+  /* A command menu, so that typing "/" to demo_bot shows something. */
+  bink_account bot;
+  const char *bid = json_string_value(json_object_get(d->bot, "bot_id"));
+  if ((rc = store_account_get_ext(c, bid, strlen(bid), &bot)) != BINK_OK)
+    return bink_fail(err, rc, "cannot read the demo bot back");
+  svc_set_commands menu;
+  memset(&menu, 0, sizeof menu);
+  admin__ctx(&menu.x, &bot, d->limits, NULL);
+  json_t *cmds = json_pack("[{s:s, s:s}, {s:s, s:s}]", "command", "start",
+                           "description", "Start a conversation", "command",
+                           "help", "description", "What this bot can do");
+  menu.commands = cmds;
+  rc = cmds ? svc_set_commands_job(c, &menu, err)
+            : bink_fail(err, BINK_EINTERNAL, "out of memory");
+  json_decref(cmds);
+  return rc;
 }
 
 static int admin__print_demo(const binkd_config *cfg, const char *base,

@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "ctx.h"
+#include "core/session.h"
 #include "events/waiters.h"
+#include "http/session.h"
 
 #define LIVE__HEARTBEAT_S 15.0 /* comment lines so dead peers are noticed */
 #define LIVE__BATCH 100
@@ -29,6 +32,8 @@ typedef struct live__stream {
   bool failed;
   double next_ping;
   ev_waiter wt;
+  bool by_session;            /* opened with the web session cookie: */
+  unsigned char session[BINK_SHA256_LEN]; /* ends when it does */
 } live__stream;
 
 static void live__append(live__stream *s, const char *p, size_t n) {
@@ -92,8 +97,18 @@ static ssize_t live__read(void *cls, uint64_t pos, char *out, size_t max) {
     store_conn *c = store_reader(s->ctx->st);
     if (!c || store_read_begin(c) != BINK_OK)
       return MHD_CONTENT_READER_END_WITH_ERROR;
-    bink_rc rc = store_feed_read(c, s->user_id, s->last_id, LIVE__BATCH,
-                                 live__frame, s);
+    bink_rc rc = BINK_OK;
+    if (s->by_session) { /* signed out meanwhile: the stream ends */
+      bink_account who;
+      rc = store_session_account(c, s->session, (int64_t)time(NULL), &who);
+      if (rc == BINK_ENOTFOUND) {
+        store_read_end(c);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+      }
+    }
+    if (rc == BINK_OK)
+      rc = store_feed_read(c, s->user_id, s->last_id, LIVE__BATCH,
+                           live__frame, s);
     store_read_end(c);
     if (rc != BINK_OK)
       return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -144,6 +159,11 @@ bink_rc api_app_events(http_req *r) {
   s->conn = http_connection(r);
   s->user_id = r->caller.id;
   s->next_ping = ev_now() + LIVE__HEARTBEAT_S;
+  const char *cookie = http_session_cookie(r);
+  if (cookie && !http_header(r, MHD_HTTP_HEADER_AUTHORIZATION)) {
+    s->by_session = true;
+    bink_session_digest(cookie, strlen(cookie), s->session);
+  }
   const char *last = http_header(r, "Last-Event-ID");
   if (!last) /* a new EventSource cannot set the header (docs/web.md) */
     last = MHD_lookup_connection_value(s->conn, MHD_GET_ARGUMENT_KIND,

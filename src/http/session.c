@@ -15,13 +15,58 @@ const char *http_session_cookie(http_req *r) {
                                      BINK_SESSION_COOKIE);
 }
 
+/* The host part of "host[:port]" or "[v6]:port" into out (lower case). */
+static void session__host_only(const char *hostport, char *out, size_t cap) {
+  size_t n = strlen(hostport);
+  if (hostport[0] == '[') {
+    const char *end = strchr(hostport, ']');
+    n = end ? (size_t)(end - hostport) + 1 : n;
+  } else {
+    const char *colon = strchr(hostport, ':');
+    if (colon)
+      n = (size_t)(colon - hostport);
+  }
+  if (n >= cap)
+    n = cap - 1;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (char)((hostport[i] >= 'A' && hostport[i] <= 'Z')
+                        ? hostport[i] + 32
+                        : hostport[i]);
+  out[n] = '\0';
+}
+
+/* Pages may be served under a name that an attacker controls (DNS
+ * rebinding): only loopback names and the server's own configured names
+ * (--listen, --public-url) may carry the session. */
+static bool session__host_allowed(http_req *r, const char *host) {
+  char h[256], mine[256];
+  session__host_only(host, h, sizeof h);
+  if (strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 ||
+      strcmp(h, "[::1]") == 0)
+    return true;
+  session__host_only(r->ctx->cfg->listen, mine, sizeof mine);
+  if (mine[0] && strcmp(h, mine) == 0)
+    return true;
+  const char *pub = r->ctx->cfg->public_url;
+  const char *p = strstr(pub, "://");
+  if (p) {
+    session__host_only(p + 3, mine, sizeof mine);
+    char *slash = strchr(mine, '/');
+    if (slash)
+      *slash = '\0';
+    if (mine[0] && strcmp(h, mine) == 0)
+      return true;
+  }
+  return false;
+}
+
 bool http_session_same_origin(http_req *r) {
+  const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
+  if (!host || !*host || !session__host_allowed(r, host))
+    return false;
   const char *origin = http_header(r, "Origin");
   if (!origin)
     return true; /* not a browser's cross-origin request */
-  const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
-  if (!host || !*host)
-    return false;
   const char *rest = NULL;
   if (strncasecmp(origin, "http://", 7) == 0)
     rest = origin + 7;
@@ -37,7 +82,7 @@ bink_rc http_session_authenticate(http_req *r) {
   if (!http_session_same_origin(r))
     return http_fail(r, BINK_EFORBIDDEN,
                      "the session cookie is accepted only from this server's "
-                     "own pages (Origin does not match Host)");
+                     "own pages at its own address (see --public-url)");
   size_t n = strlen(v);
   if (!bink_session_token_shape(v, n))
     return http_fail(r, BINK_EAUTH,

@@ -17,9 +17,11 @@
 /* The session cookie's value as sent, or NULL when there is none. */
 const char *http_session_cookie(http_req *r);
 
-/* True unless the request names another origin: a browser's Origin
- * header, when present, must be http(s)://<the Host header>. A cheap
- * second line behind SameSite=Strict against cross-site requests. */
+/* True unless the request names another origin: the Host header must be a
+ * loopback name or one of the server's own (--listen, --public-url), which
+ * defeats DNS rebinding, and a browser's Origin header, when present, must
+ * be http(s)://<the Host header>: a second line behind SameSite=Strict
+ * against cross-site requests. */
 bool http_session_same_origin(http_req *r);
 
 /* Authenticates r by its session cookie: BINK_ENOTFOUND (nothing set)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/events.h"
 #include "core/render.h"
 #include "svc/svc_internal.h"
 
@@ -72,15 +73,18 @@ static bink_rc svc__owned_bot(store_conn *c, const svc_ctx *x, bink_str id,
   return BINK_OK;
 }
 
-/* A webhook secret: whsec_<base64> (the key's bytes) or 16..256 printable
- * ASCII used as they are (events.md "Signing key"). */
+/* A webhook secret: whsec_<base64 of 24..64 bytes> or 16..256 printable
+ * ASCII used as they are (events.md "Signing key"): the signer's own rule,
+ * so that a secret accepted here always signs. */
 static bool svc__secret_valid(bink_str s) {
-  if (s.n < 16 || s.n > 256)
+  char secret[BINK_SECRET_MAX];
+  unsigned char key[256];
+  size_t klen;
+  if (s.n >= sizeof secret || memchr(s.p, 0, s.n))
     return false;
-  for (size_t i = 0; i < s.n; i++)
-    if ((unsigned char)s.p[i] < 0x20 || (unsigned char)s.p[i] > 0x7e)
-      return false;
-  return true;
+  memcpy(secret, s.p, s.n);
+  secret[s.n] = '\0';
+  return bink_webhook_key(secret, key, &klen);
 }
 
 bink_rc svc_update_bot_job(store_conn *c, void *arg, bink_err *err) {
@@ -113,8 +117,8 @@ bink_rc svc_update_bot_job(store_conn *c, void *arg, bink_err *err) {
   if (op->webhook_secret.p) {
     if (op->webhook_secret.n && !svc__secret_valid(op->webhook_secret))
       return bink_fail(err, BINK_EINVAL,
-                       "webhook_secret must be 16..256 printable ASCII "
-                       "characters or whsec_<base64>");
+                       "webhook_secret must be whsec_<base64 of 24..64 bytes> "
+                       "or 16..256 printable ASCII characters");
     svc__copy(bot.webhook_secret, sizeof bot.webhook_secret,
               op->webhook_secret);
   }

@@ -59,5 +59,8 @@ bink_rc svc_logout_job(store_conn *c, void *arg, bink_err *err) {
   bink_rc rc = store_session_delete(c, op->digest);
   if (rc != BINK_OK && rc != BINK_ENOTFOUND)
     return svc__storage(rc, err);
+  /* Streams opened with this session look again and end (api_live.c). */
+  if (op->x.caller)
+    store_wake(c, STORE_WAKE_USER(op->x.caller->id));
   return svc__out(&op->x, json_pack("{s:b}", "signed_out", 1), err);
 }
