@@ -136,7 +136,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
     r->body[r->len] = '\0';
     char attempt[16];
     copy_header(c, "X-Bink-Attempt", attempt, sizeof attempt);
-    rec->attempt = atoi(attempt);
+    rec->attempt = (int)strtol(attempt, NULL, 10);
     copy_header(c, "webhook-id", rec->webhook_id, sizeof rec->webhook_id);
     json_string(r->body, "\"message_id\"", rec->message_id,
                 sizeof rec->message_id);
