@@ -15,6 +15,9 @@
 #       per second at the receiver during the send and while the backlog
 #       drains (bounded by EVENTS_DRAIN_LIMIT); the outbox backlog; binkd's
 #       per-thread CPU; perf profile of binkd during the send;
+#   (d) drain: the outbox filled for EVENTS_DURATION s with the webhook
+#       deleted, then the webhook set again: pending events / time to empty
+#       is the dispatcher's own delivery rate (not bounded by the sender);
 #   (c) idle waiters: bench/events_streams.py opens EVENTS_STREAMS SSE
 #       streams (GET /app/events, one per new user) and EVENTS_POLLS long
 #       polls (getupdates timeout 50, one per new bot), samples binkd's
@@ -34,7 +37,7 @@
 #   EVENTS_STREAMS         idle SSE streams                          [10000]
 #   EVENTS_POLLS           idle long polls (one bot each)            [1000]
 #   EVENTS_HOLD            seconds the waiters are held open         [10]
-#   EVENTS_PHASES          which of b, a, c to run, in that order    ["b a c"]
+#   EVENTS_PHASES          which of b, a, d, c to run, in that order ["b a d c"]
 #   EVENTS_PROFILE         1 = perf record binkd during (a)          [1 if perf exists]
 #   EVENTS_KEEP            1 = keep the work directory
 #   BENCH_BINKD            use this binkd binary instead of building one
@@ -54,7 +57,7 @@ NPOLLS=${EVENTS_POLLS:-1000}
 HOLD=${EVENTS_HOLD:-10}
 KEEP=${EVENTS_KEEP:-0}
 if command -v perf >/dev/null; then PROFILE=${EVENTS_PROFILE:-1}; else PROFILE=0; fi
-PHASES=" ${EVENTS_PHASES:-b a c} "
+PHASES=" ${EVENTS_PHASES:-b a d c} "
 has() { [[ "$PHASES" == *" $1 "* ]]; }
 NUSERS=100
 
@@ -278,6 +281,47 @@ done
 say "binkd idle after ${IDLE_WAIT} s"
 fi
 
+if has d; then
+# ---- (d) drain: the dispatcher alone --------------------------------------
+# With the webhook deleted (pending events are kept), wrk fills the outbox
+# for EVENTS_DURATION s across the 100 chats; then the webhook is set again
+# and the time until the outbox is empty gives the delivery rate of the
+# dispatcher, no longer limited by how fast this machine can also send.
+say "(d) drain: filling the outbox for ${DURATION}s with the webhook off"
+python3 - "$BASE" "$BOT_TOKEN" <<'PY' >/dev/null || die "deletewebhook failed"
+import json, sys, urllib.request
+base, token = sys.argv[1:3]
+req = urllib.request.Request(base + "/bot/deletewebhook", data=b"{}", method="POST",
+    headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+assert json.load(urllib.request.urlopen(req, timeout=60))["code"] == 200
+PY
+BINK_TOKENS=$WORK/tokens BINK_BOT_ID=$BOT_ID BINK_THREADS=$THREADS \
+  timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
+  -s "$BENCH_DIR/events_send.lua" "$BASE" >"$WORK/drain.wrk" 2>&1
+D_PENDING=$(python3 "$TOOL" pending "$DB")
+say "(d) $D_PENDING events pending; setting the webhook"
+D_START=$(now)
+python3 - "$BASE" "$BOT_TOKEN" "http://127.0.0.1:$RECV_PORT/hook" <<'PY' >/dev/null || die "setwebhook failed"
+import json, sys, urllib.request
+base, token, url = sys.argv[1:4]
+req = urllib.request.Request(base + "/bot/setwebhook",
+    data=json.dumps({"url": url, "max_connections": 100}).encode(), method="POST",
+    headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+assert json.load(urllib.request.urlopen(req, timeout=60))["code"] == 200
+PY
+D_OK=0
+while :; do
+  p=$(python3 "$TOOL" pending "$DB")
+  [ "$p" = 0 ] && { D_OK=1; break; }
+  awk -v a="$D_START" -v b="$(now)" -v l="$DRAIN_LIMIT" 'BEGIN { exit !(b - a > l) }' && break
+  sleep 0.2
+done
+D_END=$(now)
+D_RATE=$(awk -v n="$D_PENDING" -v a="$D_START" -v b="$D_END" -v ok="$D_OK" \
+  'BEGIN { printf "%.0f", ((ok && b > a) ? n / (b - a) : 0) }')
+say "(d) drained $D_PENDING events in $(awk -v a="$D_START" -v b="$D_END" 'BEGIN { printf "%.2f", b - a }') s: $D_RATE events/s"
+fi
+
 # the receiver writes its records when it stops
 kill -TERM "$RECV_PID" 2>/dev/null
 for _ in $(seq 100); do kill -0 "$RECV_PID" 2>/dev/null || break; sleep 0.1; done
@@ -351,6 +395,8 @@ echo
 printf '%-52s %-12s %-16s %s\n' target wanted measured ""
 has a && printf '%-52s %-12s %-16s %s\n' "delivered events/s, 100 chats, 1 bot (median/s)" ">= $T_RATE" "$(v tp.txt steady_median)" \
   "$(mark "$(ge "$(v tp.txt steady_median)" "$T_RATE")")"
+has d && printf '%-52s %-12s %-16s %s\n' "drain rate of a filled outbox, 100 chats, 1 bot" ">= $T_RATE" "$D_RATE" \
+  "$(mark "$(ge "$D_RATE" "$T_RATE")")"
 has b && printf '%-52s %-12s %-16s %s\n' "enqueue-to-2xx p50 at $RATE events/s" "<= $T_P50_MS ms" "$(v lat.txt resp_p50) ms" \
   "$(mark "$(le "$(v lat.txt resp_p50)" "$T_P50_MS")")"
 has b && printf '%-52s %-12s %-16s %s\n' "enqueue-to-2xx p99 at $RATE events/s" "<= $T_P99_MS ms" "$(v lat.txt resp_p99) ms" \

@@ -287,8 +287,9 @@ profile_start sendmessage
 bench sendmessage "$BINKD_PORT" "$BINKD_PID" "$BENCH_DIR/sendmessage.lua"
 profile_stop sendmessage
 
-# Idle again: let connections time out of wrk's hands, then read RSS.
-sleep 2
+# Idle again: binkd gives memory back after 5 s without writes (its page
+# cache and the heap's free pages); read RSS once that has happened.
+sleep 7
 RSS_AFTER=$(rss_kib "$BINKD_PID")
 
 # Durability check: rows in the messages table vs 2xx answers to sendmessage
