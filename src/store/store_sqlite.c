@@ -392,6 +392,9 @@ static void *store__writer_main(void *arg) {
       until.tv_sec += STORE__IDLE_RELEASE_S;
       if (pthread_cond_timedwait(&s->queue_cv, &s->lock, &until) != 0 &&
           !s->head) {
+        /* A quiet moment: fold the WAL back while nobody waits. */
+        sqlite3_wal_checkpoint_v2(s->writer->db, NULL,
+                                  SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         sqlite3_db_release_memory(s->writer->db);
         malloc_trim(0);
         dirty = false;
