@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/events.h"
@@ -33,6 +34,7 @@ typedef struct dispatch__xfer {
   char chat_key[32];
   int attempts; /* this one included */
   int blocked;  /* refused by dispatch__open_socket */
+  bool huge_retry_after; /* a Retry-After too large for libcurl to parse */
   CURL *easy;
   struct curl_slist *headers;
   char *body;
@@ -76,6 +78,23 @@ static curl_socket_t dispatch__open_socket(void *ud, curlsocktype purpose,
     return CURL_SOCKET_BAD;
   }
   return socket(a->family, a->socktype, a->protocol);
+}
+
+/* libcurl reports a Retry-After beyond its range as absent; such a value
+ * still asks for the longest wait (clamped to an hour, events.md). */
+static size_t dispatch__header(char *p, size_t size, size_t n, void *ud) {
+  dispatch__xfer *x = ud;
+  size_t len = size * n;
+  if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+    size_t i = 12, digits = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t'))
+      i++;
+    while (i < len && p[i] >= '0' && p[i] <= '9')
+      i++, digits++;
+    if (digits > 9)
+      x->huge_retry_after = true;
+  }
+  return len;
 }
 
 static size_t dispatch__discard(char *p, size_t size, size_t n, void *ud) {
@@ -190,6 +209,8 @@ static bool dispatch__start(void *arg, store_delivery *dv) {
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, dispatch__discard);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, dispatch__header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_PRIVATE, x);
   if (!d->cfg->allow_private_webhooks) {
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, dispatch__open_socket);
@@ -259,6 +280,8 @@ static void dispatch__finish(ev_dispatcher *d, dispatch__xfer *x,
     else
       snprintf(x->rec.error, sizeof x->rec.error, "HTTP %ld", code);
     int64_t delay = bink_webhook_backoff_ms(x->attempts, dispatch__unit());
+    if ((code == 429 || code == 503) && x->huge_retry_after)
+      retry_after = DISPATCH__RETRY_AFTER_MAX;
     if ((code == 429 || code == 503) && retry_after > 0)
       delay = (int64_t)(retry_after > DISPATCH__RETRY_AFTER_MAX
                             ? DISPATCH__RETRY_AFTER_MAX

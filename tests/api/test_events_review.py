@@ -75,3 +75,28 @@ def test_polling_backlog_does_not_hold_back_webhooks(api):
         assert time.monotonic() - t0 < 2
     finally:
         recv.stop()
+
+
+def test_overflowing_retry_after_waits_the_longest_not_the_shortest(api):
+    """A Retry-After too large to parse is clamped to an hour (events.md),
+    not taken as absent (which would retry after 1 s)."""
+    recv = Receiver(lambda h: (429, {"Retry-After": "99999999999999999999"})).start()
+    try:
+        owner, bot = _setup(api)
+        set_webhook(api, bot.token, recv.url)
+        api.app_send(owner.token, "later", target_user_id=bot.id)
+        recv.wait_content("later", acked=False)
+        d = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the outcome is recorded just after
+            rows = api.ok("/app/deliveries", owner.token, {"bot_id": bot.id})["deliveries"]
+            d = next((r for r in rows if r["event_type"] == "private_message"), None)
+            if d and d["status"] == "retrying":
+                break
+            time.sleep(0.1)
+        assert d and d["status"] == "retrying" and d["http_status"] == 429, d
+        time.sleep(2.5)  # a 1 s back-off would have retried by now
+        assert len([h for h in recv.snapshot()
+                    if (h.event or {}).get("content") == "later"]) == 1
+    finally:
+        recv.stop()
