@@ -11,6 +11,7 @@ PACKAGES=(
   python3 python3-pytest python3-requests
   sqlite3 wrk
   chromium nodejs
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -36,7 +36,7 @@ echo "== build: web sandbox tests (headless Chromium)" >&2
 run build-asan -DCMAKE_BUILD_TYPE=Debug -DBINK_SANITIZE=ON
 
 # libFuzzer targets of libbink (event parser, webhook verifier): a short,
-# bounded run, only when clang is installed (it is not a CI requirement).
+# bounded run; install-deps.sh brings clang, the run is skipped without it.
 if command -v clang >/dev/null 2>&1; then
   echo "== build-fuzz: libbink fuzzers, 20 s each" >&2
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DBINK_WERROR=ON -DBINK_TESTS=OFF >/dev/null
