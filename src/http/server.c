@@ -1134,8 +1134,12 @@ bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
 void http_server_stop(http_server *s, int grace_seconds) {
   if (!s)
     return;
+  /* No MHD_quiesce_daemon() here: with epoll worker threads it races the
+   * workers' own removal of the listen socket and libmicrohttpd 0.9.75
+   * aborts ("Failed to remove listen FD from epoll set"). The listen
+   * socket stays open during the grace period instead and every request
+   * that arrives meanwhile is answered 503 because `stopping` is set. */
   atomic_store(&s->stopping, true);
-  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
   struct timespec start, now;
   clock_gettime(CLOCK_MONOTONIC, &start);
   while (atomic_load(&s->inflight) > 0) {
@@ -1146,8 +1150,6 @@ void http_server_stop(http_server *s, int grace_seconds) {
     nanosleep(&tick, NULL);
   }
   MHD_stop_daemon(s->daemon);
-  if (fd != MHD_INVALID_SOCKET)
-    close(fd);
   http_ratelimit_free(s->ratelimit);
   free(s);
 }
