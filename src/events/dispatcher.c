@@ -19,6 +19,7 @@
 #define DISPATCH__SCAN_BATCH 256   /* due events read per scan */
 #define DISPATCH__EXPIRE_S 60      /* dead-letter sweep period */
 #define DISPATCH__RETRY_AFTER_MAX 3600
+#define DISPATCH__LEASE_MARGIN_MS 5000 /* a lease outlives an attempt by this */
 
 typedef enum dispatch__state {
   XFER_RUNNING = 0, /* the HTTP request is under way */
@@ -165,34 +166,31 @@ fail:
   return NULL;
 }
 
-/* Starts one attempt; takes dv->body over. */
-static bool dispatch__start(void *arg, store_delivery *dv) {
+/* Starts one attempt (taking dv->body over), or declines it for now. */
+static store_due_answer dispatch__start(void *arg, store_delivery *dv) {
   ev_dispatcher *d = arg;
   int per_bot;
   bool chat_busy, same;
   dispatch__busy(d, dv, &per_bot, &chat_busy, &same);
   int max = dv->max_connections > 0 ? dv->max_connections : 40;
-  if (same || chat_busy || per_bot >= max) {
-    free(dv->body);
-    return true;
-  }
+  if (same || chat_busy || per_bot >= max)
+    return STORE_DUE_SKIP;
   dispatch__xfer *x = calloc(1, sizeof *x);
-  if (!x) {
-    free(dv->body);
-    return false;
-  }
+  if (!x)
+    return STORE_DUE_STOP;
   x->d = d;
   x->bot_id = dv->bot_id;
   x->update_id = dv->update_id;
   x->created_at = dv->created_at;
   x->attempts = dv->attempts + 1;
   snprintf(x->chat_key, sizeof x->chat_key, "%s", dv->chat_key);
-  x->body = dv->body;
+  x->body = dv->body; /* ours from here on, also on failure */
+  dv->body = NULL;
   x->headers = dispatch__headers(dv, x->attempts, x->body);
   x->easy = curl_easy_init();
   if (!x->headers || !x->easy) {
     dispatch__free(x);
-    return false;
+    return STORE_DUE_STOP;
   }
   long timeout_ms = (long)d->cfg->webhook_timeout * 1000L;
   CURL *e = x->easy;
@@ -220,11 +218,11 @@ static bool dispatch__start(void *arg, store_delivery *dv) {
     curl_easy_cleanup(e);
     x->easy = NULL;
     dispatch__free(x);
-    return false;
+    return STORE_DUE_STOP;
   }
   x->next = d->xfers;
   d->xfers = x;
-  return true;
+  return STORE_DUE_TAKE;
 }
 
 static bink_rc dispatch__record_fn(store_conn *c, void *arg, bink_err *err);
@@ -348,11 +346,15 @@ static void *dispatch__main(void *arg) {
     if (atomic_exchange(&d->scan, false) ||
         now - last_scan >= DISPATCH__SCAN_MS) {
       last_scan = now;
+      /* A claimed head is leased past the longest attempt, so that no
+       * other node sends it meanwhile (store.h); the outcome's record
+       * ends the lease, a dead node's lease runs out. */
       store_conn *c = store_reader(d->st);
-      if (c && store_read_begin(c) == BINK_OK) {
-        store_deliveries_due(c, now, DISPATCH__SCAN_BATCH, dispatch__start, d);
-        store_read_end(c);
-      }
+      int64_t lease_ms = (int64_t)d->cfg->webhook_timeout * 1000 +
+                         DISPATCH__LEASE_MARGIN_MS;
+      if (c)
+        store_deliveries_due(c, now, lease_ms, DISPATCH__SCAN_BATCH,
+                             dispatch__start, d);
     }
     if (now - last_expire >= DISPATCH__EXPIRE_S * 1000) {
       last_expire = now;

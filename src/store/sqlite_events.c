@@ -119,7 +119,7 @@ static bink_rc events__done(store_conn *c, sqlite3_stmt *st, int rc) {
                                                : store__fail(c, "events");
 }
 
-bink_rc store_event_next_id(store_conn *c, int64_t bot_id,
+bink_rc sqlite_event_next_id(store_conn *c, int64_t bot_id,
                             int64_t *update_id) {
   sqlite3_stmt *st = store__stmt(c, SQL_NEXT_ID);
   if (!st)
@@ -201,7 +201,7 @@ static bink_rc events__heads_rebuild(store_conn *c, int64_t bot_id) {
   return store__step_done(c, st);
 }
 
-bink_rc store_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
+bink_rc sqlite_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
                            const char *chat_key, const char *event_type,
                            const char *body, int64_t now) {
   sqlite3_stmt *st = store__stmt(c, SQL_EVENT_INSERT);
@@ -222,7 +222,7 @@ bink_rc store_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
   return store__step_done(c, st);
 }
 
-bink_rc store_bot_set_allowed_events(store_conn *c, int64_t bot_id,
+bink_rc sqlite_bot_set_allowed_events(store_conn *c, int64_t bot_id,
                                      const char *json_text) {
   sqlite3_stmt *st = store__stmt(c, SQL_ALLOWED_SET);
   if (!st)
@@ -232,7 +232,7 @@ bink_rc store_bot_set_allowed_events(store_conn *c, int64_t bot_id,
   return store__step_done(c, st);
 }
 
-bink_rc store_bot_allowed_events(store_conn *c, int64_t bot_id, char *out,
+bink_rc sqlite_bot_allowed_events(store_conn *c, int64_t bot_id, char *out,
                                  size_t n) {
   out[0] = '\0';
   sqlite3_stmt *st = store__stmt(c, SQL_ALLOWED_GET);
@@ -256,19 +256,19 @@ static bink_rc events__by_bot(store_conn *c, const char *sql, int64_t bot_id,
   return store__step_done(c, st);
 }
 
-bink_rc store_events_confirm(store_conn *c, int64_t bot_id, int64_t before) {
+bink_rc sqlite_events_confirm(store_conn *c, int64_t bot_id, int64_t before) {
   bink_rc rc = events__by_bot(c, SQL_CONFIRM, bot_id, before, true);
   if (rc == BINK_OK && sqlite3_changes(c->db) > 0)
     rc = events__heads_rebuild(c, bot_id);
   return rc;
 }
 
-bink_rc store_events_drop(store_conn *c, int64_t bot_id) {
+bink_rc sqlite_events_drop(store_conn *c, int64_t bot_id) {
   bink_rc rc = events__by_bot(c, SQL_DROP, bot_id, 0, false);
   return rc == BINK_OK ? events__heads_rebuild(c, bot_id) : rc;
 }
 
-bink_rc store_events_pending(store_conn *c, int64_t bot_id, int64_t from,
+bink_rc sqlite_events_pending(store_conn *c, int64_t bot_id, int64_t from,
                              int limit, json_t *out_array) {
   sqlite3_stmt *st = store__stmt(c, SQL_PENDING);
   if (!st)
@@ -286,7 +286,7 @@ bink_rc store_events_pending(store_conn *c, int64_t bot_id, int64_t from,
   return events__done(c, st, rc);
 }
 
-bink_rc store_events_pending_count(store_conn *c, int64_t bot_id,
+bink_rc sqlite_events_pending_count(store_conn *c, int64_t bot_id,
                                    int64_t *n) {
   sqlite3_stmt *st = store__stmt(c, SQL_PENDING_COUNT);
   if (!st)
@@ -297,7 +297,7 @@ bink_rc store_events_pending_count(store_conn *c, int64_t bot_id,
   return events__done(c, st, rc);
 }
 
-bink_rc store_events_expire(store_conn *c, int64_t cutoff) {
+bink_rc sqlite_events_expire(store_conn *c, int64_t cutoff) {
   sqlite3_stmt *st = store__stmt(c, SQL_EXPIRE_DEAD);
   if (!st)
     return BINK_EUNAVAIL;
@@ -313,9 +313,12 @@ bink_rc store_events_expire(store_conn *c, int64_t cutoff) {
   return rc == BINK_OK && expired ? events__heads_rebuild(c, 0) : rc;
 }
 
-bink_rc store_deliveries_due(store_conn *c, int64_t now_ms, int limit,
-                             bool (*fn)(void *arg, store_delivery *d),
-                             void *arg) {
+bink_rc sqlite_deliveries_due(store_conn *c, int64_t now_ms, int64_t lease_ms,
+                              int limit,
+                              store_due_answer (*fn)(void *arg,
+                                                     store_delivery *d),
+                              void *arg) {
+  (void)lease_ms; /* one node: no leases (store.h) */
   sqlite3_stmt *st = store__stmt(c, SQL_DUE);
   if (!st)
     return BINK_EUNAVAIL;
@@ -340,13 +343,16 @@ bink_rc store_deliveries_due(store_conn *c, int64_t now_ms, int limit,
     bink_id_format(d.bot_ext, BINK_ID_BOT, d.bot_id, tag);
     if (!d.body)
       continue;
-    if (!fn(arg, &d))
+    store_due_answer ans = fn(arg, &d);
+    if (ans != STORE_DUE_TAKE)
+      free(d.body);
+    if (ans == STORE_DUE_STOP)
       break;
   }
   return events__done(c, st, rc == SQLITE_ROW ? SQLITE_DONE : rc);
 }
 
-bink_rc store_delivery_record(store_conn *c, const store_attempt *a) {
+bink_rc sqlite_delivery_record(store_conn *c, const store_attempt *a) {
   sqlite3_stmt *st = store__stmt(c, SQL_RECORD);
   if (!st)
     return BINK_EUNAVAIL;
@@ -374,7 +380,7 @@ bink_rc store_delivery_record(store_conn *c, const store_attempt *a) {
   return store__step_done(c, st);
 }
 
-bink_rc store_webhook_state_get(store_conn *c, int64_t bot_id,
+bink_rc sqlite_webhook_state_get(store_conn *c, int64_t bot_id,
                                 store_webhook_state *out) {
   memset(out, 0, sizeof *out);
   sqlite3_stmt *st = store__stmt(c, SQL_HEALTH_GET);
@@ -391,12 +397,12 @@ bink_rc store_webhook_state_get(store_conn *c, int64_t bot_id,
   return events__done(c, st, rc);
 }
 
-bink_rc store_webhook_gone_since(store_conn *c, int64_t bot_id,
+bink_rc sqlite_webhook_gone_since(store_conn *c, int64_t bot_id,
                                  int64_t since) {
   return events__by_bot(c, SQL_GONE, bot_id, since, true);
 }
 
-bink_rc store_deliveries_list(store_conn *c, int64_t bot_id, int64_t before,
+bink_rc sqlite_deliveries_list(store_conn *c, int64_t bot_id, int64_t before,
                               int state, int limit,
                               json_t *(*fn)(const store_delivery_row *),
                               json_t *out_array) {
@@ -423,7 +429,7 @@ bink_rc store_deliveries_list(store_conn *c, int64_t bot_id, int64_t before,
   return events__done(c, st, rc);
 }
 
-bink_rc store_event_redeliver(store_conn *c, int64_t bot_id,
+bink_rc sqlite_event_redeliver(store_conn *c, int64_t bot_id,
                               int64_t update_id) {
   bink_rc rc = events__by_bot(c, SQL_REDELIVER, bot_id, update_id, true);
   if (rc == BINK_OK && sqlite3_changes(c->db) == 0)
@@ -433,7 +439,7 @@ bink_rc store_event_redeliver(store_conn *c, int64_t bot_id,
   return rc;
 }
 
-bink_rc store_callback_insert(store_conn *c, store_callback *cb) {
+bink_rc sqlite_callback_insert(store_conn *c, store_callback *cb) {
   sqlite3_stmt *st = store__stmt(c, SQL_CB_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
@@ -450,7 +456,7 @@ bink_rc store_callback_insert(store_conn *c, store_callback *cb) {
   return rc;
 }
 
-bink_rc store_callback_get(store_conn *c, const char *ext_id,
+bink_rc sqlite_callback_get(store_conn *c, const char *ext_id,
                            store_callback *out) {
   memset(out, 0, sizeof *out);
   sqlite3_stmt *st = store__stmt(c, SQL_CB_GET);
@@ -478,7 +484,7 @@ bink_rc store_callback_get(store_conn *c, const char *ext_id,
   return r;
 }
 
-bink_rc store_callback_answer(store_conn *c, int64_t id, const char *answer,
+bink_rc sqlite_callback_answer(store_conn *c, int64_t id, const char *answer,
                               int64_t now) {
   sqlite3_stmt *st = store__stmt(c, SQL_CB_ANSWER);
   if (!st)

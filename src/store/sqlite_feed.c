@@ -18,7 +18,7 @@ static const char SQL_FEED_LAST[] = "SELECT max(id) FROM feed";
 static const char SQL_MEMBER_IDS[] =
     "SELECT account_id FROM members WHERE group_id = ?1";
 
-bink_rc store_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
+bink_rc sqlite_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
                           int64_t user_id, const char *event,
                           const char *data, int64_t now, int64_t *id) {
   sqlite3_stmt *st = store__stmt(c, SQL_FEED_INSERT);
@@ -36,7 +36,7 @@ bink_rc store_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
   return rc;
 }
 
-bink_rc store_feed_read(store_conn *c, int64_t user_id, int64_t after,
+bink_rc sqlite_feed_read(store_conn *c, int64_t user_id, int64_t after,
                         int limit,
                         void (*fn)(void *arg, int64_t id, const char *event,
                                    const char *data),
@@ -57,7 +57,7 @@ bink_rc store_feed_read(store_conn *c, int64_t user_id, int64_t after,
   return rc == SQLITE_DONE ? BINK_OK : store__fail(c, "feed");
 }
 
-bink_rc store_feed_last(store_conn *c, int64_t *id) {
+bink_rc sqlite_feed_last(store_conn *c, int64_t *id) {
   sqlite3_stmt *st = store__stmt(c, SQL_FEED_LAST);
   if (!st)
     return BINK_EUNAVAIL;
@@ -67,7 +67,7 @@ bink_rc store_feed_last(store_conn *c, int64_t *id) {
   return rc == SQLITE_ROW ? BINK_OK : store__fail(c, "feed");
 }
 
-bink_rc store_group_member_ids(store_conn *c, int64_t group_id,
+bink_rc sqlite_group_member_ids(store_conn *c, int64_t group_id,
                                void (*fn)(void *arg, int64_t id), void *arg) {
   sqlite3_stmt *st = store__stmt(c, SQL_MEMBER_IDS);
   if (!st)

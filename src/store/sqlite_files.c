@@ -42,7 +42,7 @@ static const char SQL_STICKER_LIST[] =
 /* ---------------------------------------------------------------------- */
 /* Files                                                                   */
 
-bink_rc store_file_insert(store_conn *c, bink_file *f) {
+bink_rc sqlite_file_insert(store_conn *c, bink_file *f) {
   if (f->tag[0] == '\0' && bink_id_new_tag(f->tag) != BINK_OK)
     return BINK_EINTERNAL;
   sqlite3_stmt *st = store__stmt(c, SQL_FILE_INSERT);
@@ -75,7 +75,7 @@ static void store__file_cols(sqlite3_stmt *st, bink_file *f) {
   bink_id_format(f->ext_id, BINK_ID_FILE, f->id, f->tag);
 }
 
-bink_rc store_file_get(store_conn *c, int64_t id, bink_file *out) {
+bink_rc sqlite_file_get(store_conn *c, int64_t id, bink_file *out) {
   memset(out, 0, sizeof *out);
   sqlite3_stmt *st = store__stmt(c, SQL_FILE_GET);
   if (!st)
@@ -92,20 +92,20 @@ bink_rc store_file_get(store_conn *c, int64_t id, bink_file *out) {
   return r;
 }
 
-bink_rc store_file_get_ext(store_conn *c, const char *ext, size_t len,
+bink_rc sqlite_file_get_ext(store_conn *c, const char *ext, size_t len,
                            bink_file *out) {
   bink_id_kind kind;
   int64_t n;
   char tag[BINK_ID_TAG_LEN + 1];
   if (!bink_id_parse(ext, len, &kind, &n, tag) || kind != BINK_ID_FILE)
     return BINK_ENOTFOUND;
-  bink_rc r = store_file_get(c, n, out);
+  bink_rc r = sqlite_file_get(c, n, out);
   if (r == BINK_OK && strcmp(out->tag, tag) != 0)
     r = BINK_ENOTFOUND;
   return r;
 }
 
-bink_rc store_file_in_visible_message(store_conn *c, const char *file_ext,
+bink_rc sqlite_file_in_visible_message(store_conn *c, const char *file_ext,
                                       int64_t account_id) {
   sqlite3_stmt *st = store__stmt(c, SQL_FILE_IN_VISIBLE);
   if (!st)
@@ -124,7 +124,7 @@ bink_rc store_file_in_visible_message(store_conn *c, const char *file_ext,
 /* ---------------------------------------------------------------------- */
 /* Stickers                                                                */
 
-bink_rc store_sticker_put(store_conn *c, bink_sticker *s, bool replace) {
+bink_rc sqlite_sticker_put(store_conn *c, bink_sticker *s, bool replace) {
   sqlite3_stmt *st = store__stmt(c, SQL_STICKER_FIND);
   if (!st)
     return BINK_EUNAVAIL;
@@ -170,7 +170,7 @@ bink_rc store_sticker_put(store_conn *c, bink_sticker *s, bool replace) {
   return r;
 }
 
-bink_rc store_sticker_exists(store_conn *c, const char *set_name,
+bink_rc sqlite_sticker_exists(store_conn *c, const char *set_name,
                              const char *name) {
   sqlite3_stmt *st = store__stmt(c, SQL_STICKER_FIND);
   if (!st)
@@ -200,7 +200,7 @@ static void store__sticker_cols(sqlite3_stmt *st, bink_sticker *s) {
   bink_id_format(s->ext_id, BINK_ID_STICKER, s->id, s->tag);
 }
 
-bink_rc store_sticker_get_ext(store_conn *c, const char *ext, size_t len,
+bink_rc sqlite_sticker_get_ext(store_conn *c, const char *ext, size_t len,
                               bink_sticker *out) {
   memset(out, 0, sizeof *out);
   bink_id_kind kind;
@@ -226,7 +226,7 @@ bink_rc store_sticker_get_ext(store_conn *c, const char *ext, size_t len,
   return r;
 }
 
-bink_rc store_stickers_list(store_conn *c,
+bink_rc sqlite_stickers_list(store_conn *c,
                             json_t *(*render)(const bink_sticker *, void *),
                             void *arg, json_t *out_array) {
   sqlite3_stmt *st = store__stmt(c, SQL_STICKER_LIST);

@@ -14,11 +14,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "store/backend.h"
+#include "store/queue.h"
 
 #define STORE__CACHE 512 /* statements one connection can hold */
 
 struct store_conn {
+  const store_backend *be; /* first: store.c dispatches on it */
   sqlite3 *db;
   store *owner;
   const char *keys[STORE__CACHE];      /* SQL text addresses */
@@ -27,15 +29,14 @@ struct store_conn {
 };
 
 struct store {
+  const store_backend *be; /* first: store.c dispatches on it */
   char path[1024];
   uint64_t generation; /* tells this store's thread-local readers apart */
   store_conn *writer;
   pthread_t writer_thread;
   bool writer_started;
-  pthread_mutex_t lock;
-  pthread_cond_t queue_cv;
-  store_job *head, *tail;
-  bool stopping;
+  store_queue queue;   /* the write jobs (queue.h) */
+  pthread_mutex_t lock; /* guards readers */
   store_conn *readers;
   /* wake-ups noted by the jobs of the running batch (writer thread only) */
   uint64_t *wake;

@@ -13,7 +13,7 @@ static const char SQL_SESSION_DELETE[] =
 static const char SQL_SESSIONS_EXPIRE[] =
     "DELETE FROM sessions WHERE expires_at <= ?1";
 
-bink_rc store_session_insert(store_conn *c, int64_t account_id,
+bink_rc sqlite_session_insert(store_conn *c, int64_t account_id,
                              const unsigned char hash[BINK_SHA256_LEN],
                              int64_t now, int64_t expires_at) {
   sqlite3_stmt *st = store__stmt(c, SQL_SESSION_INSERT);
@@ -26,7 +26,7 @@ bink_rc store_session_insert(store_conn *c, int64_t account_id,
   return store__step_done(c, st);
 }
 
-bink_rc store_session_account(store_conn *c,
+bink_rc sqlite_session_account(store_conn *c,
                               const unsigned char hash[BINK_SHA256_LEN],
                               int64_t now, bink_account *out) {
   sqlite3_stmt *st = store__stmt(c, SQL_SESSION_GET);
@@ -52,10 +52,10 @@ bink_rc store_session_account(store_conn *c,
   sqlite3_clear_bindings(st);
   if (r != BINK_OK)
     return r;
-  return store_account_get(c, account_id, out);
+  return sqlite_account_get(c, account_id, out);
 }
 
-bink_rc store_session_delete(store_conn *c,
+bink_rc sqlite_session_delete(store_conn *c,
                              const unsigned char hash[BINK_SHA256_LEN]) {
   sqlite3_stmt *st = store__stmt(c, SQL_SESSION_DELETE);
   if (!st)
@@ -64,7 +64,7 @@ bink_rc store_session_delete(store_conn *c,
   bink_rc r = BINK_ENOTFOUND;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    store_wake(c, STORE_WAKE_ACCOUNT(sqlite3_column_int64(st, 0)));
+    sqlite_wake(c, STORE_WAKE_ACCOUNT(sqlite3_column_int64(st, 0)));
     r = BINK_OK;
   }
   if (rc != SQLITE_DONE)
@@ -74,7 +74,7 @@ bink_rc store_session_delete(store_conn *c,
   return r;
 }
 
-bink_rc store_sessions_expire(store_conn *c, int64_t now) {
+bink_rc sqlite_sessions_expire(store_conn *c, int64_t now) {
   sqlite3_stmt *st = store__stmt(c, SQL_SESSIONS_EXPIRE);
   if (!st)
     return BINK_EUNAVAIL;

@@ -1,7 +1,8 @@
 /*
  * store.h: all persistent state of binkd behind one interface. No SQL lives
  * outside src/store/. The SQLite implementation (store_sqlite.c) is the
- * default; a PostgreSQL one can follow behind the same declarations.
+ * default; store_pg.c (PostgreSQL, for several nodes sharing one database)
+ * is the other. store.c forwards each call to the backend (backend.h).
  *
  * Concurrency model
  * - Writes run on one writer thread. Callers hand it a store_job; the writer
@@ -29,10 +30,19 @@
 typedef struct store store;
 typedef struct store_conn store_conn;
 
-/* Opens (creating if needed) the database named by `uri` ("sqlite:PATH"),
- * applies pending migrations and starts the writer thread. A database
- * written by a newer binkd is refused with BINK_EUNAVAIL and a message. */
-bink_rc store_open(const char *uri, store **out, bink_err *err);
+/* How a store is run; store_open(…, NULL, …) takes the defaults. */
+typedef struct store_options {
+  /* PostgreSQL: the writer connections of this node, each a thread that
+   * commits queued jobs in batches (0: 2). SQLite always has one writer. */
+  int pool;
+} store_options;
+
+/* Opens (creating if needed) the database named by `uri` ("sqlite:PATH" or
+ * "postgresql://…", libpq's URI form), applies pending migrations and
+ * starts the writer thread(s). A database written by a newer binkd is
+ * refused with BINK_EUNAVAIL and a message. */
+bink_rc store_open(const char *uri, const store_options *opt, store **out,
+                   bink_err *err);
 
 /* Drains the write queue, stops the writer and closes every connection. */
 void store_close(store *s);
@@ -183,11 +193,17 @@ bink_rc store_idem_put(store_conn *c, int64_t caller_id, const char *key,
  * clicker waiting for an answer, the webhook dispatcher); after the batch
  * commits, the hook set with store_set_commit_hook() receives every key
  * noted in it, on the writer thread. Keys of jobs that failed may be
- * included: a wake-up is a hint to look again, never data. */
+ * included: a wake-up is a hint to look again, never data.
+ * PostgreSQL: the keys also travel to every other node sharing the
+ * database (NOTIFY at commit, LISTEN on a thread of each node), whose hook
+ * then receives them on that thread. */
 #define STORE_WAKE_BOT(id) ((UINT64_C(1) << 56) | (uint64_t)(id))
 #define STORE_WAKE_CALLBACK(id) ((UINT64_C(2) << 56) | (uint64_t)(id))
 #define STORE_WAKE_USER(id) ((UINT64_C(3) << 56) | (uint64_t)(id))
 #define STORE_WAKE_ACCOUNT(id) ((UINT64_C(4) << 56) | (uint64_t)(id))
+/* Everything may have changed (a node that lost its wake-up channel for a
+ * while says so once it is back): wake every waiter to look again. */
+#define STORE_WAKE_ALL (UINT64_C(5) << 56)
 #define STORE_WAKE_KIND(key) ((key) >> 56)
 #define STORE_WAKE_ID(key) ((int64_t)((key) & ((UINT64_C(1) << 56) - 1)))
 void store_wake(store_conn *c, uint64_t key);
@@ -234,11 +250,25 @@ typedef struct store_delivery {
   char secret[BINK_SECRET_MAX];
   int max_connections;
 } store_delivery;
+/* What the scan's callback does with one due delivery. */
+typedef enum store_due_answer {
+  STORE_DUE_SKIP, /* not now (the store frees d->body) */
+  STORE_DUE_TAKE, /* sending it: the callback took d->body over */
+  STORE_DUE_STOP  /* not now, and stop the scan (the store frees d->body) */
+} store_due_answer;
 /* For bots with a webhook URL: the oldest pending event of each chat whose
- * next attempt is due at now_ms, oldest due first, at most limit. fn takes
- * each (and its body); returning false stops the scan. */
-bink_rc store_deliveries_due(store_conn *c, int64_t now_ms, int limit,
-                             bool (*fn)(void *arg, store_delivery *d),
+ * next attempt is due at now_ms, oldest due first, at most limit, each
+ * offered to fn. Call it outside a read transaction.
+ * Leases (several nodes, PostgreSQL): only heads nobody holds are offered
+ * (a lease ends at lease_until, a time in ms; store_delivery_record ends it
+ * too), each to one node at a time (FOR UPDATE SKIP LOCKED), and a TAKEn
+ * head is leased to this node for lease_ms before the call returns; a node
+ * that dies loses its leases when they expire. SQLite has one node and
+ * ignores leases: its dispatcher's own in-flight set is enough. */
+bink_rc store_deliveries_due(store_conn *c, int64_t now_ms, int64_t lease_ms,
+                             int limit,
+                             store_due_answer (*fn)(void *arg,
+                                                    store_delivery *d),
                              void *arg);
 /* Records an attempt's outcome: new state (0 pending for a retry, 1
  * delivered, 2 dead), the attempt count, the next attempt time (ms), and

@@ -245,6 +245,7 @@ static store_conn *store__conn_open(store *s, bink_err *err) {
     bink_fail(err, BINK_EUNAVAIL, "out of memory");
     return NULL;
   }
+  c->be = &store__sqlite;
   c->owner = s;
   int rc = sqlite3_open_v2(s->path, &c->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -381,44 +382,28 @@ static void *store__writer_main(void *arg) {
   store *s = arg;
   bool dirty = false; /* wrote since the last release */
   for (;;) {
-    pthread_mutex_lock(&s->lock);
-    while (!s->head && !s->stopping) {
-      if (!dirty) {
-        pthread_cond_wait(&s->queue_cv, &s->lock);
-        continue;
-      }
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += STORE__IDLE_RELEASE_S;
-      if (pthread_cond_timedwait(&s->queue_cv, &s->lock, &until) != 0 &&
-          !s->head) {
-        /* A quiet moment: fold the WAL back while nobody waits. */
-        sqlite3_wal_checkpoint_v2(s->writer->db, NULL,
-                                  SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        sqlite3_db_release_memory(s->writer->db);
-        malloc_trim(0);
-        dirty = false;
-      }
+    bool idle;
+    store_job *batch = store_queue_take(&s->queue, STORE__BATCH_MAX,
+                                        dirty ? STORE__IDLE_RELEASE_S : 0,
+                                        &idle);
+    if (idle) {
+      /* A quiet moment: fold the WAL back while nobody waits. */
+      sqlite3_wal_checkpoint_v2(s->writer->db, NULL,
+                                SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      sqlite3_db_release_memory(s->writer->db);
+      malloc_trim(0);
+      dirty = false;
+      continue;
     }
-    if (!s->head) {
-      pthread_mutex_unlock(&s->lock);
+    if (!batch)
       break;
-    }
     dirty = true;
-    store_job *batch = s->head, *last = batch;
-    for (int n = 1; n < STORE__BATCH_MAX && last->next; n++)
-      last = last->next;
-    s->head = last->next;
-    if (!s->head)
-      s->tail = NULL;
-    last->next = NULL;
-    pthread_mutex_unlock(&s->lock);
     store__run_batch(s, batch);
   }
   return NULL;
 }
 
-void store_wake(store_conn *c, uint64_t key) {
+void sqlite_wake(store_conn *c, uint64_t key) {
   store *s = c->owner;
   if (c != s->writer)
     return;
@@ -436,69 +421,24 @@ void store_wake(store_conn *c, uint64_t key) {
   s->wake[s->nwake++] = key;
 }
 
-void store_set_commit_hook(store *s, store_commit_hook fn, void *arg) {
+void sqlite_set_commit_hook(store *s, store_commit_hook fn, void *arg) {
   s->hook = fn;
   s->hook_arg = arg;
 }
 
-bink_rc store_submit(store *s, store_job *job) {
-  job->next = NULL;
-  pthread_mutex_lock(&s->lock);
-  if (s->stopping) {
-    pthread_mutex_unlock(&s->lock);
-    return bink_fail(&job->err, BINK_EUNAVAIL, "the server is shutting down");
-  }
-  if (s->tail)
-    s->tail->next = job;
-  else
-    s->head = job;
-  s->tail = job;
-  pthread_cond_signal(&s->queue_cv);
-  pthread_mutex_unlock(&s->lock);
-  return BINK_OK;
+bink_rc sqlite_submit(store *s, store_job *job) {
+  return store_queue_submit(&s->queue, job);
 }
 
-typedef struct store__sync {
-  store_job job;
-  pthread_mutex_t lock;
-  pthread_cond_t cv;
-  bool done;
-} store__sync;
-
-static void store__sync_done(store_job *job) {
-  store__sync *w = (store__sync *)job;
-  pthread_mutex_lock(&w->lock);
-  w->done = true;
-  pthread_cond_signal(&w->cv);
-  pthread_mutex_unlock(&w->lock);
-}
-
-bink_rc store_write(store *s, store_job_fn fn, void *arg, bink_err *err) {
-  store__sync w;
-  memset(&w, 0, sizeof w);
-  w.job.fn = fn;
-  w.job.arg = arg;
-  w.job.done = store__sync_done;
-  pthread_mutex_init(&w.lock, NULL);
-  pthread_cond_init(&w.cv, NULL);
-  bink_rc rc = store_submit(s, &w.job);
-  if (rc == BINK_OK) {
-    pthread_mutex_lock(&w.lock);
-    while (!w.done)
-      pthread_cond_wait(&w.cv, &w.lock);
-    pthread_mutex_unlock(&w.lock);
-    rc = w.job.rc;
-  }
-  if (rc != BINK_OK && err)
-    *err = w.job.err;
-  pthread_mutex_destroy(&w.lock);
-  pthread_cond_destroy(&w.cv);
-  return rc;
+bink_rc sqlite_write(store *s, store_job_fn fn, void *arg, bink_err *err) {
+  return store_queue_write(&s->queue, fn, arg, err);
 }
 
 /* ---------------------------------------------------------------------- */
 
-bink_rc store_open(const char *uri, store **out, bink_err *err) {
+bink_rc sqlite_open(const char *uri, const store_options *opt, store **out,
+                    bink_err *err) {
+  (void)opt; /* one writer, always */
   *out = NULL;
   if (strncmp(uri, "sqlite:", 7) != 0)
     return bink_fail(err, BINK_EUNAVAIL,
@@ -511,16 +451,17 @@ bink_rc store_open(const char *uri, store **out, bink_err *err) {
     free(s);
     return bink_fail(err, BINK_EUNAVAIL, "database path too long");
   }
+  s->be = &store__sqlite;
   s->generation = atomic_fetch_add(&store__generations, 1);
+  store_queue_init(&s->queue);
   pthread_mutex_init(&s->lock, NULL);
-  pthread_cond_init(&s->queue_cv, NULL);
   s->writer = store__conn_open(s, err);
   if (!s->writer || store__migrate(s->writer, err) != BINK_OK) {
-    store_close(s);
+    sqlite_close(s);
     return BINK_EUNAVAIL;
   }
   if (pthread_create(&s->writer_thread, NULL, store__writer_main, s) != 0) {
-    store_close(s);
+    sqlite_close(s);
     return bink_fail(err, BINK_EUNAVAIL, "cannot start the writer thread");
   }
   s->writer_started = true;
@@ -528,13 +469,10 @@ bink_rc store_open(const char *uri, store **out, bink_err *err) {
   return BINK_OK;
 }
 
-void store_close(store *s) {
+void sqlite_close(store *s) {
   if (!s)
     return;
-  pthread_mutex_lock(&s->lock);
-  s->stopping = true;
-  pthread_cond_broadcast(&s->queue_cv);
-  pthread_mutex_unlock(&s->lock);
+  store_queue_stop(&s->queue);
   if (s->writer_started)
     pthread_join(s->writer_thread, NULL);
   while (s->readers) {
@@ -547,12 +485,12 @@ void store_close(store *s) {
     store__conn_close(s->writer);
   }
   pthread_mutex_destroy(&s->lock);
-  pthread_cond_destroy(&s->queue_cv);
+  store_queue_destroy(&s->queue);
   free(s->wake);
   free(s);
 }
 
-store_conn *store_reader(store *s) {
+store_conn *sqlite_reader(store *s) {
   if (store__tl_reader.generation == s->generation && store__tl_reader.conn)
     return store__tl_reader.conn;
   bink_err err;
@@ -570,12 +508,12 @@ store_conn *store_reader(store *s) {
   return c;
 }
 
-bink_rc store_read_begin(store_conn *c) { return store__exec(c, SQL_BEGIN_READ); }
+bink_rc sqlite_read_begin(store_conn *c) { return store__exec(c, SQL_BEGIN_READ); }
 
-void store_read_end(store_conn *c) { store__exec(c, SQL_COMMIT); }
+void sqlite_read_end(store_conn *c) { store__exec(c, SQL_COMMIT); }
 
-bink_rc store_ping(store *s) {
-  store_conn *c = store_reader(s);
+bink_rc sqlite_ping(store *s) {
+  store_conn *c = sqlite_reader(s);
   if (!c)
     return BINK_EUNAVAIL;
   sqlite3_stmt *st = store__stmt(c, SQL_PING);
@@ -624,7 +562,7 @@ static bink_rc store__account_row(store_conn *c, sqlite3_stmt *st,
   return r;
 }
 
-bink_rc store_account_insert(store_conn *c, bink_account *a,
+bink_rc sqlite_account_insert(store_conn *c, bink_account *a,
                              const unsigned char token_hash[BINK_SHA256_LEN]) {
   sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_INSERT);
   if (!st)
@@ -653,7 +591,7 @@ bink_rc store_account_insert(store_conn *c, bink_account *a,
   return r;
 }
 
-bink_rc store_account_get(store_conn *c, int64_t id, bink_account *out) {
+bink_rc sqlite_account_get(store_conn *c, int64_t id, bink_account *out) {
   sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_GET);
   if (!st)
     return BINK_EUNAVAIL;
@@ -661,7 +599,7 @@ bink_rc store_account_get(store_conn *c, int64_t id, bink_account *out) {
   return store__account_row(c, st, out);
 }
 
-bink_rc store_account_get_ext(store_conn *c, const char *ext, size_t len,
+bink_rc sqlite_account_get_ext(store_conn *c, const char *ext, size_t len,
                               bink_account *out) {
   bink_id_kind kind;
   int64_t n;
@@ -669,14 +607,14 @@ bink_rc store_account_get_ext(store_conn *c, const char *ext, size_t len,
   if (!bink_id_parse(ext, len, &kind, &n, tag) ||
       (kind != BINK_ID_USER && kind != BINK_ID_BOT))
     return BINK_ENOTFOUND;
-  bink_rc r = store_account_get(c, n, out);
+  bink_rc r = sqlite_account_get(c, n, out);
   if (r == BINK_OK && (strcmp(out->tag, tag) != 0 ||
                        out->is_bot != (kind == BINK_ID_BOT)))
     r = BINK_ENOTFOUND;
   return r;
 }
 
-bink_rc store_account_by_username(store_conn *c, const char *username,
+bink_rc sqlite_account_by_username(store_conn *c, const char *username,
                                   size_t len, bink_account *out) {
   sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_BY_USERNAME);
   if (!st)
@@ -685,7 +623,7 @@ bink_rc store_account_by_username(store_conn *c, const char *username,
   return store__account_row(c, st, out);
 }
 
-bink_rc store_account_by_token(store_conn *c,
+bink_rc sqlite_account_by_token(store_conn *c,
                                const unsigned char hash[BINK_SHA256_LEN],
                                bink_account *out) {
   sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_BY_TOKEN);
@@ -710,7 +648,7 @@ bink_rc store_account_by_token(store_conn *c,
   return r;
 }
 
-bink_rc store_account_update(store_conn *c, const bink_account *a) {
+bink_rc sqlite_account_update(store_conn *c, const bink_account *a) {
   sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_UPDATE);
   if (!st)
     return BINK_EUNAVAIL;
@@ -722,22 +660,22 @@ bink_rc store_account_update(store_conn *c, const bink_account *a) {
   sqlite3_bind_text(st, 6, a->webhook_url, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 7, a->webhook_secret, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 8, a->max_connections);
-  store_wake(c, STORE_WAKE_ACCOUNT(a->id));
+  sqlite_wake(c, STORE_WAKE_ACCOUNT(a->id));
   return store__step_done(c, st);
 }
 
-bink_rc store_account_set_token(store_conn *c, int64_t id,
+bink_rc sqlite_account_set_token(store_conn *c, int64_t id,
                                 const unsigned char hash[BINK_SHA256_LEN]) {
   sqlite3_stmt *st = store__stmt(c, SQL_ACCOUNT_SET_TOKEN);
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_blob(st, 2, hash, BINK_SHA256_LEN, SQLITE_STATIC);
-  store_wake(c, STORE_WAKE_ACCOUNT(id));
+  sqlite_wake(c, STORE_WAKE_ACCOUNT(id));
   return store__step_done(c, st);
 }
 
-bink_rc store_bots_of_owner(store_conn *c, int64_t owner_id,
+bink_rc sqlite_bots_of_owner(store_conn *c, int64_t owner_id,
                             json_t *(*render)(const bink_account *),
                             json_t *out_array) {
   sqlite3_stmt *st = store__stmt(c, SQL_BOTS_OF_OWNER);
@@ -755,7 +693,7 @@ bink_rc store_bots_of_owner(store_conn *c, int64_t owner_id,
   return rc == SQLITE_DONE ? BINK_OK : store__fail(c, "bots");
 }
 
-bink_rc store_commands_get(store_conn *c, int64_t bot_id, char **json_text) {
+bink_rc sqlite_commands_get(store_conn *c, int64_t bot_id, char **json_text) {
   *json_text = NULL;
   sqlite3_stmt *st = store__stmt(c, SQL_COMMANDS_GET);
   if (!st)
@@ -775,7 +713,7 @@ bink_rc store_commands_get(store_conn *c, int64_t bot_id, char **json_text) {
   return r;
 }
 
-bink_rc store_commands_set(store_conn *c, int64_t bot_id,
+bink_rc sqlite_commands_set(store_conn *c, int64_t bot_id,
                            const char *json_text) {
   sqlite3_stmt *st = store__stmt(c, SQL_COMMANDS_SET);
   if (!st)
@@ -815,7 +753,7 @@ static bink_rc store__group_row(store_conn *c, sqlite3_stmt *st,
   return r;
 }
 
-bink_rc store_group_insert(store_conn *c, bink_group *g) {
+bink_rc sqlite_group_insert(store_conn *c, bink_group *g) {
   sqlite3_stmt *st = store__stmt(c, SQL_GROUP_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
@@ -837,7 +775,7 @@ bink_rc store_group_insert(store_conn *c, bink_group *g) {
   return r;
 }
 
-bink_rc store_group_get(store_conn *c, int64_t id, bink_group *out) {
+bink_rc sqlite_group_get(store_conn *c, int64_t id, bink_group *out) {
   sqlite3_stmt *st = store__stmt(c, SQL_GROUP_GET);
   if (!st)
     return BINK_EUNAVAIL;
@@ -845,20 +783,20 @@ bink_rc store_group_get(store_conn *c, int64_t id, bink_group *out) {
   return store__group_row(c, st, out);
 }
 
-bink_rc store_group_get_ext(store_conn *c, const char *ext, size_t len,
+bink_rc sqlite_group_get_ext(store_conn *c, const char *ext, size_t len,
                             bink_group *out) {
   bink_id_kind kind;
   int64_t n;
   char tag[BINK_ID_TAG_LEN + 1];
   if (!bink_id_parse(ext, len, &kind, &n, tag) || kind != BINK_ID_GROUP)
     return BINK_ENOTFOUND;
-  bink_rc r = store_group_get(c, n, out);
+  bink_rc r = sqlite_group_get(c, n, out);
   if (r == BINK_OK && strcmp(out->tag, tag) != 0)
     r = BINK_ENOTFOUND;
   return r;
 }
 
-bink_rc store_group_by_username(store_conn *c, const char *username,
+bink_rc sqlite_group_by_username(store_conn *c, const char *username,
                                 size_t len, bink_group *out) {
   sqlite3_stmt *st = store__stmt(c, SQL_GROUP_BY_USERNAME);
   if (!st)
@@ -867,7 +805,7 @@ bink_rc store_group_by_username(store_conn *c, const char *username,
   return store__group_row(c, st, out);
 }
 
-bink_rc store_member_get(store_conn *c, int64_t group_id, int64_t account_id,
+bink_rc sqlite_member_get(store_conn *c, int64_t group_id, int64_t account_id,
                          bink_member *out) {
   memset(out, 0, sizeof *out);
   out->group_id = group_id;
@@ -902,7 +840,7 @@ static bink_rc store__count_add(store_conn *c, int64_t group_id, int delta) {
   return store__step_done(c, st);
 }
 
-bink_rc store_member_insert(store_conn *c, const bink_member *m) {
+bink_rc sqlite_member_insert(store_conn *c, const bink_member *m) {
   sqlite3_stmt *st = store__stmt(c, SQL_MEMBER_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
@@ -915,7 +853,7 @@ bink_rc store_member_insert(store_conn *c, const bink_member *m) {
   return r == BINK_OK ? store__count_add(c, m->group_id, 1) : r;
 }
 
-bink_rc store_member_delete(store_conn *c, int64_t group_id,
+bink_rc sqlite_member_delete(store_conn *c, int64_t group_id,
                             int64_t account_id) {
   sqlite3_stmt *st = store__stmt(c, SQL_MEMBER_DELETE);
   if (!st)
@@ -945,19 +883,19 @@ static bink_rc store__member_update(store_conn *c, const char *sql,
   return r;
 }
 
-bink_rc store_member_set_role(store_conn *c, int64_t group_id,
+bink_rc sqlite_member_set_role(store_conn *c, int64_t group_id,
                               int64_t account_id, bink_role role) {
   return store__member_update(c, SQL_MEMBER_SET_ROLE, group_id, account_id,
                               (int64_t)role);
 }
 
-bink_rc store_member_set_mute(store_conn *c, int64_t group_id,
+bink_rc sqlite_member_set_mute(store_conn *c, int64_t group_id,
                               int64_t account_id, int64_t muted_until) {
   return store__member_update(c, SQL_MEMBER_SET_MUTE, group_id, account_id,
                               muted_until);
 }
 
-bink_rc store_members_list(store_conn *c, int64_t group_id,
+bink_rc sqlite_members_list(store_conn *c, int64_t group_id,
                            json_t *(*render)(const bink_account *,
                                              const bink_member *),
                            json_t *out_array) {
@@ -1006,7 +944,7 @@ static bink_rc store__dm_row(store_conn *c, sqlite3_stmt *st, bink_dm *out) {
   return r;
 }
 
-bink_rc store_dm_get(store_conn *c, int64_t a, int64_t b, bink_dm *out) {
+bink_rc sqlite_dm_get(store_conn *c, int64_t a, int64_t b, bink_dm *out) {
   memset(out, 0, sizeof *out);
   sqlite3_stmt *st = store__stmt(c, SQL_DM_GET);
   if (!st)
@@ -1016,7 +954,7 @@ bink_rc store_dm_get(store_conn *c, int64_t a, int64_t b, bink_dm *out) {
   return store__dm_row(c, st, out);
 }
 
-bink_rc store_dm_get_id(store_conn *c, int64_t id, bink_dm *out) {
+bink_rc sqlite_dm_get_id(store_conn *c, int64_t id, bink_dm *out) {
   memset(out, 0, sizeof *out);
   sqlite3_stmt *st = store__stmt(c, SQL_DM_GET_ID);
   if (!st)
@@ -1025,9 +963,9 @@ bink_rc store_dm_get_id(store_conn *c, int64_t id, bink_dm *out) {
   return store__dm_row(c, st, out);
 }
 
-bink_rc store_dm_open(store_conn *c, int64_t a, int64_t b, int64_t now,
+bink_rc sqlite_dm_open(store_conn *c, int64_t a, int64_t b, int64_t now,
                       bink_dm *out) {
-  bink_rc r = store_dm_get(c, a, b, out);
+  bink_rc r = sqlite_dm_get(c, a, b, out);
   if (r != BINK_ENOTFOUND)
     return r;
   sqlite3_stmt *st = store__stmt(c, SQL_DM_INSERT);
@@ -1039,10 +977,10 @@ bink_rc store_dm_open(store_conn *c, int64_t a, int64_t b, int64_t now,
   r = store__step_done(c, st);
   if (r != BINK_OK)
     return r;
-  return store_dm_get(c, a, b, out);
+  return sqlite_dm_get(c, a, b, out);
 }
 
-bink_rc store_dm_update(store_conn *c, const bink_dm *d) {
+bink_rc sqlite_dm_update(store_conn *c, const bink_dm *d) {
   sqlite3_stmt *st = store__stmt(c, SQL_DM_UPDATE);
   if (!st)
     return BINK_EUNAVAIL;
@@ -1085,7 +1023,7 @@ static bool store__load_message(sqlite3_stmt *st, bink_message *m) {
   return m->content != NULL;
 }
 
-bink_rc store_message_insert(store_conn *c, bink_message *m) {
+bink_rc sqlite_message_insert(store_conn *c, bink_message *m) {
   sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
@@ -1118,7 +1056,7 @@ bink_rc store_message_insert(store_conn *c, bink_message *m) {
   return r;
 }
 
-bink_rc store_message_get_ext(store_conn *c, const char *ext, size_t len,
+bink_rc sqlite_message_get_ext(store_conn *c, const char *ext, size_t len,
                               bink_message *out) {
   memset(out, 0, sizeof *out);
   bink_id_kind kind;
@@ -1147,7 +1085,7 @@ bink_rc store_message_get_ext(store_conn *c, const char *ext, size_t len,
   return r;
 }
 
-bink_rc store_message_update(store_conn *c, const bink_message *m) {
+bink_rc sqlite_message_update(store_conn *c, const bink_message *m) {
   sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_UPDATE);
   if (!st)
     return BINK_EUNAVAIL;
@@ -1163,7 +1101,7 @@ static const char SQL_QUOTES_SCRUB[] =
     "UPDATE messages SET quote = json_set(quote, '$.content', '') "
     "WHERE quote_id = ?1 AND quote IS NOT NULL";
 
-bink_rc store_message_tombstone(store_conn *c, int64_t id, int64_t now) {
+bink_rc sqlite_message_tombstone(store_conn *c, int64_t id, int64_t now) {
   sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_TOMBSTONE);
   if (!st)
     return BINK_EUNAVAIL;
@@ -1176,7 +1114,7 @@ bink_rc store_message_tombstone(store_conn *c, int64_t id, int64_t now) {
   return store__step_done(c, st);
 }
 
-bink_rc store_history(store_conn *c, int64_t group_id, int64_t dm_id,
+bink_rc sqlite_history(store_conn *c, int64_t group_id, int64_t dm_id,
                       int64_t before, int limit,
                       json_t *(*render)(const bink_message *),
                       json_t *out_array, bool *more) {
@@ -1258,7 +1196,7 @@ static int store__chat_cmp(const void *pa, const void *pb) {
   return ka < kb ? 1 : ka > kb ? -1 : 0;
 }
 
-bink_rc store_chats(store_conn *c, int64_t account_id,
+bink_rc sqlite_chats(store_conn *c, int64_t account_id,
                     json_t *(*render)(const store_chat_row *),
                     json_t *out_array) {
   size_t n = 0, cap = 16;
@@ -1322,7 +1260,7 @@ bink_rc store_chats(store_conn *c, int64_t account_id,
     int64_t last = row->last.id, chat = row->group.id;
     if (!row->is_group) {
       int64_t peer = row->peer.id;
-      r = store_account_get(c, peer, &row->peer);
+      r = sqlite_account_get(c, peer, &row->peer);
       if (r != BINK_OK)
         break;
     }
@@ -1345,7 +1283,7 @@ bink_rc store_chats(store_conn *c, int64_t account_id,
   return r;
 }
 
-bink_rc store_mark_read(store_conn *c, int64_t account_id, int64_t group_id,
+bink_rc sqlite_mark_read(store_conn *c, int64_t account_id, int64_t group_id,
                         int64_t dm_id, int64_t upto) {
   sqlite3_stmt *st =
       store__stmt(c, group_id > 0 ? SQL_MARK_READ_GROUP : SQL_MARK_READ_DM);
@@ -1360,7 +1298,7 @@ bink_rc store_mark_read(store_conn *c, int64_t account_id, int64_t group_id,
 /* ---------------------------------------------------------------------- */
 /* Idempotency                                                             */
 
-bink_rc store_idem_get(store_conn *c, int64_t caller_id, const char *key,
+bink_rc sqlite_idem_get(store_conn *c, int64_t caller_id, const char *key,
                        int64_t now, int64_t max_age,
                        unsigned char hash[BINK_SHA256_LEN], char **response) {
   *response = NULL;
@@ -1386,7 +1324,7 @@ bink_rc store_idem_get(store_conn *c, int64_t caller_id, const char *key,
   return r;
 }
 
-bink_rc store_idem_put(store_conn *c, int64_t caller_id, const char *key,
+bink_rc sqlite_idem_put(store_conn *c, int64_t caller_id, const char *key,
                        const unsigned char hash[BINK_SHA256_LEN],
                        const char *response, int64_t now) {
   sqlite3_stmt *st = store__stmt(c, SQL_IDEM_PUT);
@@ -1408,7 +1346,7 @@ static const char SQL_GROUP_BOTS[] =
     "ON a.id = m.account_id WHERE m.group_id = ?1 AND a.is_bot = 1 "
     "ORDER BY a.id";
 
-bink_rc store_group_bots(store_conn *c, int64_t group_id,
+bink_rc sqlite_group_bots(store_conn *c, int64_t group_id,
                          bink_rc (*fn)(void *arg, const bink_account *bot),
                          void *arg) {
   sqlite3_stmt *st = store__stmt(c, SQL_GROUP_BOTS);

@@ -73,7 +73,7 @@ static int setup(void **state)
   snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
   snprintf(f->uri, sizeof f->uri, "sqlite:%s", f->db);
   memset(&err, 0, sizeof err);
-  if (store_open(f->uri, &f->s, &err) != BINK_OK) {
+  if (store_open(f->uri, NULL, &f->s, &err) != BINK_OK) {
     fprintf(stderr, "store_open: %s\n", err.msg);
     remove_dir(f->dir);
     free(f);
@@ -700,7 +700,7 @@ static void test_migrations(void **state)
 
   /* Reopening applies nothing and keeps the data. */
   memset(&err, 0, sizeof err);
-  assert_int_equal(store_open(f->uri, &f->s, &err), BINK_OK);
+  assert_int_equal(store_open(f->uri, NULL, &f->s, &err), BINK_OK);
   {
     bink_account a;
     assert_int_equal(store_account_by_username(reader(f), "keeper", 6, &a),
@@ -721,7 +721,7 @@ static void test_migrations(void **state)
   sqlite3_close(db);
   memset(&err, 0, sizeof err);
   s2 = (store *)(void *)&dummy; /* must be reset to NULL */
-  assert_int_equal(store_open(f->uri, &s2, &err), BINK_EUNAVAIL);
+  assert_int_equal(store_open(f->uri, NULL, &s2, &err), BINK_EUNAVAIL);
   assert_null(s2);
   assert_int_equal(err.code, BINK_EUNAVAIL);
   assert_non_null(strstr(err.msg, "newer"));
@@ -731,12 +731,12 @@ static void test_migrations(void **state)
 
   /* Other kinds of database and unopenable paths. */
   memset(&err, 0, sizeof err);
-  assert_int_equal(store_open("postgres://x/y", &s2, &err), BINK_EUNAVAIL);
+  assert_int_equal(store_open("postgres://x/y", NULL, &s2, &err), BINK_EUNAVAIL);
   assert_null(s2);
   assert_true(err.msg[0] != '\0');
   snprintf(uri, sizeof uri, "sqlite:%s/no/such/dir/t.db", f->dir);
   memset(&err, 0, sizeof err);
-  assert_int_equal(store_open(uri, &s2, &err), BINK_EUNAVAIL);
+  assert_int_equal(store_open(uri, NULL, &s2, &err), BINK_EUNAVAIL);
   assert_null(s2);
   assert_true(err.msg[0] != '\0');
   {
@@ -747,7 +747,7 @@ static void test_migrations(void **state)
     memset(long_uri + 12, 'x', 2000);
     long_uri[2012] = '\0';
     memset(&err, 0, sizeof err);
-    assert_int_equal(store_open(long_uri, &s2, &err), BINK_EUNAVAIL);
+    assert_int_equal(store_open(long_uri, NULL, &s2, &err), BINK_EUNAVAIL);
     assert_null(s2);
     assert_non_null(strstr(err.msg, "too long"));
     free(long_uri);
@@ -764,7 +764,7 @@ static void test_migrations(void **state)
     fclose(fp);
     snprintf(uri, sizeof uri, "sqlite:%s/junk.db", f->dir);
     memset(&err, 0, sizeof err);
-    assert_int_equal(store_open(uri, &s2, &err), BINK_EUNAVAIL);
+    assert_int_equal(store_open(uri, NULL, &s2, &err), BINK_EUNAVAIL);
     assert_null(s2);
     assert_true(err.msg[0] != '\0');
   }
@@ -1885,7 +1885,7 @@ static void test_close_drains_queue(void **state)
     bink_err err;
     json_t *hist;
 
-    assert_int_equal(store_open(f->uri, &f->s, &err), BINK_OK);
+    assert_int_equal(store_open(f->uri, NULL, &f->s, &err), BINK_OK);
     hist = group_history(f, 3);
     assert_int_equal(json_array_size(hist), queued);
     json_decref(hist);
@@ -2034,7 +2034,7 @@ static void test_close_with_readers(void **state)
   /* This thread's stale reader is not reused by the next store. */
   snprintf(uri, sizeof uri, "sqlite:%s/other.db", f->dir);
   memset(&err, 0, sizeof err);
-  assert_int_equal(store_open(uri, &s2, &err), BINK_OK);
+  assert_int_equal(store_open(uri, NULL, &s2, &err), BINK_OK);
   f->s = s2;
   make_account(f, "fresh", false, 0, NULL);
   assert_true(reader(f) != NULL);
