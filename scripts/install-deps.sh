@@ -10,6 +10,7 @@ PACKAGES=(
   libcmocka-dev
   python3 python3-pytest python3-requests
   sqlite3 wrk
+  postgresql-15 postgresql-client-15
   chromium nodejs
   clang libclang-rt-14-dev
 )

@@ -1,7 +1,8 @@
 /*
  * admin.c: the operator's commands of binkd (server.md): `binkd user add`,
- * `binkd bot add` and the one-time `--demo` set-up. They run the same svc
- * operations as the App API, through the store's writer.
+ * `binkd bot add`, `binkd stickers import`, `binkd migrate` and the
+ * one-time `--demo` set-up. They run the same svc operations as the App
+ * API, through the store's writer.
  */
 #include "admin.h"
 
@@ -15,6 +16,7 @@
 
 #include "core/render.h"
 #include "log.h"
+#include "store/migrate.h"
 #include "svc/files.h"
 #include "svc/svc.h"
 
@@ -93,6 +95,23 @@ static int admin__stickers(const binkd_config *cfg, store *st) {
     return 1;
   fprintf(stderr, "imported %d sticker(s) from %s\n", n, cfg->args[2]);
   return n > 0 ? 0 : 1;
+}
+
+int admin_migrate(const binkd_config *cfg) {
+  if (cfg->nargs != 1 || !cfg->from || !cfg->to) {
+    fprintf(stderr, "usage: binkd migrate --from sqlite:PATH --to "
+                    "postgresql://...\n");
+    return 2;
+  }
+  bink_err err = {0};
+  if (store_migrate(cfg->from, cfg->to, stdout, &err) != BINK_OK) {
+    fprintf(stderr, "binkd migrate: %s\n", err.msg);
+    return err.code == BINK_EINVAL ? 2 : 1;
+  }
+  fprintf(stderr, "migrated %s into PostgreSQL; start binkd with --db set to "
+                  "the same URI and the same --data directory\n",
+          cfg->from);
+  return 0;
 }
 
 int admin_run(const binkd_config *cfg, store *st, const bink_limits *limits) {

@@ -15,6 +15,13 @@
  * Returns the process exit status: 0, 1 on a refusal, 2 on usage errors. */
 int admin_run(const binkd_config *cfg, store *st, const bink_limits *limits);
 
+/* `binkd migrate --from sqlite:PATH --to postgresql://…` (store/migrate.h):
+ * copies the SQLite database into an empty PostgreSQL database, one line
+ * per table ("accounts 12 rows") on stdout. Needs no open store (main runs
+ * it before opening the default one). Returns the process exit status: 0,
+ * 1 on a failure (the reason on stderr), 2 on usage errors. */
+int admin_migrate(const binkd_config *cfg);
+
 /* --demo: creates once the user alice, her bot demo_bot and the public
  * group Demo holding both, keeps their tokens in <data>/demo.json (mode
  * 0600, as tokens are stored only hashed) and prints them with base_url

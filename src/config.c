@@ -87,6 +87,7 @@ static const config__opt config__opts[] = {
     CONFIG__ROW_INT("webhook-timeout", webhook_timeout, 1, 300),
     CONFIG__ROW_I64("event-retention", event_retention, 60),
     CONFIG__ROW_INT("threads", threads, 0, 256),
+    CONFIG__ROW_INT("db-pool", db_pool, 0, 64),
     CONFIG__ROW_INT("connection-limit", connection_limit, 1, 1000000),
     CONFIG__ROW_INT("connection-timeout", connection_timeout, 1, 3600),
     CONFIG__ROW_INT("rate-limit", rate_limit, 0, 1000000),
@@ -94,6 +95,8 @@ static const config__opt config__opts[] = {
     CONFIG__ROW_ARG("owner", owner),
     CONFIG__ROW_ARG("webhook", webhook),
     CONFIG__ROW_ARG("set", set),
+    CONFIG__ROW_ARG("from", from),
+    CONFIG__ROW_ARG("to", to),
     CONFIG__ROW_FLAG("help", 'h', show_help, false, CONFIG__CLI | CONFIG__EARLY),
     CONFIG__ROW_FLAG("version", 'V', show_version, false, CONFIG__CLI | CONFIG__EARLY),
 };
@@ -288,6 +291,7 @@ static void config__defaults(binkd_config *c) {
   c->webhook_timeout = 10;
   c->event_retention = 86400;
   c->threads = 0;
+  c->db_pool = 0;
   c->connection_limit = 20000;
   c->connection_timeout = 60;
   c->rate_limit = 0;
@@ -530,6 +534,10 @@ const char *binkd_config_usage(void) {
          "token\n"
          "  binkd stickers import DIR [--set NAME]\n"
          "                                   import the stickers in DIR as a set\n"
+         "  binkd migrate --from sqlite:PATH --to postgresql://...\n"
+         "                                   copy a SQLite installation into an "
+         "empty\n"
+         "                                   PostgreSQL database\n"
          "  binkd --version | --help\n"
          "\n"
          "Options (default in brackets):\n"
@@ -559,6 +567,8 @@ const char *binkd_config_usage(void) {
          "                               >= 60 [86400]\n"
          "  --threads N                  worker threads, 0..256, 0 = number of cores "
          "[0]\n"
+         "  --db-pool N                  PostgreSQL: writer connections of this node,\n"
+         "                               0..64, 0 = 2 (docs/scaling.md) [0]\n"
          "  --connection-limit N         open connections at most, 1..1000000 [20000]\n"
          "  --connection-timeout SECONDS idle connection timeout, 1..3600 [60]\n"
          "  --rate-limit N               requests a second per token (bursts of\n"
@@ -571,6 +581,12 @@ const char *binkd_config_usage(void) {
          "  --owner USERNAME             owner of the new bot (required by 'bot add')\n"
          "  --webhook URL                webhook URL of the new bot\n"
          "  --set NAME                   name of the imported sticker set\n"
+         "  --from sqlite:PATH           database to migrate from (its file is only "
+         "read)\n"
+         "  --to URL                     empty PostgreSQL database to migrate to\n"
+         "                               (postgresql://...; a password is better "
+         "kept\n"
+         "                               in PGPASSWORD or ~/.pgpass)\n"
          "\n"
          "Values are given as '--opt value' or '--opt=value'; flags also take\n"
          "'--flag=true' or '--flag=false'. Durations are seconds, sizes bytes.\n"

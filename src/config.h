@@ -38,6 +38,7 @@ typedef struct binkd_config {
   int webhook_timeout;       /* --webhook-timeout seconds, default 10, 1..300 */
   int64_t event_retention;   /* --event-retention seconds, default 86400, >= 60 */
   int threads;               /* --threads, default 0 = number of cores, 0..256 */
+  int db_pool;               /* --db-pool, PostgreSQL writers, 0 = default (2) */
   int connection_limit;      /* --connection-limit, default 20000, 1..1000000 */
   int connection_timeout;    /* --connection-timeout seconds (idle), default 60,
                                 1..3600 */
@@ -46,13 +47,16 @@ typedef struct binkd_config {
 
   /* What is left after the options: a subcommand and its arguments, for
    * example {"user", "add", "alice"}. Options of subcommands
-   * (--display-name, --owner, --webhook, --set) are collected here below. */
+   * (--display-name, --owner, --webhook, --set, --from, --to) are collected
+   * here below. */
   int nargs;
   const char *args[BINKD_ARGS_MAX]; /* point into argv */
   const char *display_name;  /* --display-name NAME, or NULL */
   const char *owner;         /* --owner USERNAME, or NULL */
   const char *webhook;       /* --webhook URL, or NULL */
   const char *set;           /* --set NAME, or NULL */
+  const char *from;          /* --from sqlite:PATH (migrate), or NULL */
+  const char *to;            /* --to postgresql://... (migrate), or NULL */
 
   bool show_help;            /* --help / -h */
   bool show_version;         /* --version / -V */

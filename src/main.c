@@ -27,13 +27,18 @@
  * webhook dispatcher when a bot got an event. */
 static void main__on_commit(void *arg, const uint64_t *keys, size_t n) {
   binkd_ctx *ctx = arg;
-  if (ctx->waiters)
-    ev_waiters_wake(ctx->waiters, keys, n);
-  bool bot = false, account = false;
+  bool bot = false, account = false, all = false;
   for (size_t i = 0; i < n; i++) {
     uint64_t kind = STORE_WAKE_KIND(keys[i]);
-    bot |= kind == STORE_WAKE_KIND(STORE_WAKE_BOT(0));
-    account |= kind == STORE_WAKE_KIND(STORE_WAKE_ACCOUNT(0));
+    all |= keys[i] == STORE_WAKE_ALL;
+    bot |= all || kind == STORE_WAKE_KIND(STORE_WAKE_BOT(0));
+    account |= all || kind == STORE_WAKE_KIND(STORE_WAKE_ACCOUNT(0));
+  }
+  if (ctx->waiters) {
+    if (all)
+      ev_waiters_wake_all(ctx->waiters);
+    else
+      ev_waiters_wake(ctx->waiters, keys, n);
   }
   if (bot)
     ev_dispatcher_wake(ctx->dispatcher);
@@ -93,6 +98,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   binkd_log_setup(cfg.log_level, cfg.log_format);
+  /* migrate names its own databases: the default store is neither made
+   * nor opened, and no data directory is created. */
+  if (cfg.nargs > 0 && strcmp(cfg.args[0], "migrate") == 0)
+    return admin_migrate(&cfg);
   if (main__mkdir(cfg.data) != 0)
     return 1;
 
@@ -107,7 +116,8 @@ int main(int argc, char **argv) {
   binkd_ctx ctx = {.cfg = &cfg};
   bink_limits_default(&ctx.limits);
   bink_err e = {0};
-  if (store_open(cfg.db, &ctx.st, &e) != BINK_OK) {
+  store_options so = {.pool = cfg.db_pool};
+  if (store_open(cfg.db, &so, &ctx.st, &e) != BINK_OK) {
     fprintf(stderr, "binkd: %s\n", e.msg);
     return 1;
   }

@@ -202,6 +202,17 @@ void ev_waiters_wake(ev_waiters *w, const uint64_t *keys, size_t n) {
   pthread_mutex_unlock(&w->lock);
 }
 
+void ev_waiters_wake_all(ev_waiters *w) {
+  pthread_mutex_lock(&w->lock);
+  for (size_t b = 0; b < WAITERS__BUCKETS; b++)
+    for (waiters__slot *s = w->buckets[b]; s; s = s->next) {
+      s->generation++;
+      while (s->head)
+        waiters__fire(w, s, s->head, EV_WAKE_EVENT);
+    }
+  pthread_mutex_unlock(&w->lock);
+}
+
 void ev_waiters_kick(ev_waiters *w, uint64_t key) {
   pthread_mutex_lock(&w->lock);
   waiters__slot *s = waiters__slot_of(w, key, false);

@@ -1,0 +1,94 @@
+/*
+ * pg_int.h: what the files of the PostgreSQL store share. Not for use
+ * outside src/store/.
+ *
+ * Statements are prepared once per connection and cached by the address of
+ * their SQL text, as in the SQLite store: a module keeps each statement in a
+ * `static const char SQL_…[]` (placeholders $1, $2, …) and runs it with
+ * pg__run() / pg__cmd(). Parameters and results travel as text; integers
+ * are formatted with pg__i(), byte strings (bytea) with pg__hex().
+ *
+ * Schema (pg_schema.c): the SQLite store's tables and columns with the same
+ * names and meanings (integers as bigint/int, flags as int 0/1, blobs as
+ * bytea), plus what several nodes need:
+ *   chat_heads.lease_until (ms) and lease_node: a claimed delivery;
+ *   feed.seq: the commit-ordered position of a feed row, NULL until the
+ *   transaction that wrote it assigns it at its end (pg__finish_batch).
+ */
+#ifndef BINK_STORE_PG_INT_H
+#define BINK_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/backend.h"
+
+#define PG__CACHE 256 /* statements one connection can hold */
+
+struct store_conn {
+  const store_backend *be; /* first: store.c dispatches on it */
+  store *owner;
+  PGconn *pg;              /* NULL while disconnected */
+  bool writer;             /* a writer's connection (store_wake records) */
+  const char *keys[PG__CACHE]; /* SQL text addresses of prepared statements */
+  /* wake-ups noted by the running batch (writer connections only) */
+  uint64_t *wake;
+  size_t nwake, cap_wake;
+  bool feed_written;       /* the running batch inserted feed rows */
+  /* A transaction is open (BEGIN ran); tx_lost: its connection broke, so
+   * every statement fails until COMMIT / ROLLBACK ends it (a reconnect in
+   * its middle would run the rest outside it). Kept by pg__run. */
+  bool in_tx, tx_lost;
+  /* A statement of the running job was cancelled to break a lock cycle
+   * with another transaction (SQLSTATE 40P01, 40001): the writer runs the
+   * job again after its batch (store_pg.c). Set by pg__run. */
+  bool lock_cycle;
+  struct store_conn *next; /* in owner's list */
+};
+
+/* The store's node identity: a random hex string made at open, written
+ * into leases and wake-up notifications. */
+const char *pg__node(const store_conn *c);
+
+/* Runs `sql` (prepared on first use on c) with n text parameters (a NULL
+ * element is SQL NULL). Returns the result, which the caller PQclear()s,
+ * when the statement succeeded; else NULL with *rc set: BINK_ECONFLICT for
+ * a unique or exclusion violation (SQLSTATE 23505, 23P01), BINK_EUNAVAIL for
+ * anything else (logged; a lost connection is reopened on the next call). */
+PGresult *pg__run(store_conn *c, const char *sql, int n,
+                  const char *const *params, bink_rc *rc);
+
+/* pg__run for statements whose rows are not needed: BINK_OK, ECONFLICT or
+ * EUNAVAIL; *changed (when not NULL) gets the number of rows affected. */
+bink_rc pg__cmd(store_conn *c, const char *sql, int n,
+                const char *const *params, int64_t *changed);
+
+/* Text of an integer parameter, formatted into buf. */
+typedef struct pg__num {
+  char b[24];
+} pg__num;
+const char *pg__i(pg__num *buf, int64_t v);
+
+/* A bytea parameter in PostgreSQL's hex form ("\x0a1b…") into out, which
+ * holds 2 * n + 3 bytes. */
+const char *pg__hex(char *out, const unsigned char *p, size_t n);
+
+/* Result columns. NULL reads as 0 / "" ; pg__dup gives NULL for NULL when
+ * null_ok (else ""), and NULL when memory runs out; the caller frees. */
+int64_t pg__i64(const PGresult *r, int row, int col);
+void pg__copy(const PGresult *r, int row, int col, char *out, size_t n);
+char *pg__dup(const PGresult *r, int row, int col, bool null_ok);
+bool pg__null(const PGresult *r, int row, int col);
+/* A bytea column (hex form) decoded into out[0..n); false unless it holds
+ * exactly n bytes. */
+bool pg__bytes(const PGresult *r, int row, int col, unsigned char *out,
+               size_t n);
+
+/* The migrations (pg_schema.c): element i brings the schema from version
+ * i to i + 1. */
+extern const char *const pg__migrations[];
+extern const int pg__migration_count;
+
+#endif

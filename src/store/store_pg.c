@@ -1,0 +1,749 @@
+/*
+ * store_pg.c: the PostgreSQL implementation of store.h, for one or several
+ * binkd nodes sharing one database (docs/scaling.md).
+ *
+ * - Connections: one per writer thread (--db-pool of them), one read
+ *   connection per thread that reads (store_reader), one for LISTEN. A lost
+ *   connection is reopened by the next call that needs it; until then calls
+ *   fail with BINK_EUNAVAIL (clients see 503).
+ * - Statements are prepared per connection on first use (pg__run).
+ * - Writes: jobs queue as in the SQLite store; each writer thread takes
+ *   every queued job (up to a batch), runs them in ONE READ COMMITTED
+ *   transaction, each under its own savepoint, and commits once. Before the
+ *   commit it numbers the feed rows the batch wrote (feed.seq, under the
+ *   feed_counter row lock, which is the batch's last lock so that it joins
+ *   no lock cycle) and NOTIFYs the batch's wake-up keys, which PostgreSQL
+ *   delivers to every node only if the transaction commits.
+ * - Migrations: bink_schema.version, applied under an advisory lock so
+ *   that nodes starting together apply each migration once.
+ */
+#include "store/pg_int.h"
+#include "store/queue.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define PG__BATCH_MAX 256
+#define PG__WRITERS_DEFAULT 2
+#define PG__WRITERS_MAX 64
+#define PG__CHANNEL "bink_wake"
+#define PG__NOTIFY_MAX 7000 /* bytes of keys per NOTIFY (limit is 8000) */
+#define PG__MIGRATE_LOCK "7310436212345000001"
+
+struct store {
+  const store_backend *be; /* first: store.c dispatches on it */
+  char uri[1024];
+  char node[17];           /* this node's id (hex) */
+  uint64_t generation;     /* tells this store's thread-local readers apart */
+  store_queue queue;    /* the write jobs (queue.h) */
+  pthread_mutex_t lock; /* guards readers */
+  int nwriters;
+  store_conn *writers[PG__WRITERS_MAX];
+  pthread_t writer_threads[PG__WRITERS_MAX];
+  int writers_started;
+  store_conn *readers; /* every reader connection, for store_close */
+  store_commit_hook hook;
+  void *hook_arg;
+  pthread_t listener;
+  bool listener_started;
+  atomic_bool listener_stop;
+};
+
+static atomic_uint_fast64_t pg__generations = 1;
+
+static _Thread_local struct {
+  uint64_t generation;
+  store_conn *conn;
+} pg__tl_reader;
+
+/* ---------------------------------------------------------------------- */
+/* Connections and statements                                              */
+
+const char *pg__node(const store_conn *c) { return c->owner->node; }
+
+/* Connects c (again); false when the server cannot be reached (logged). */
+static bool pg__connect(store_conn *c) {
+  if (c->pg)
+    PQfinish(c->pg);
+  memset(c->keys, 0, sizeof c->keys);
+  c->pg = PQconnectdb(c->owner->uri);
+  if (PQstatus(c->pg) != CONNECTION_OK) {
+    /* The message names host and port, never the password. */
+    binkd_log(BINKD_LOG_ERROR, "database: cannot connect: %s",
+              PQerrorMessage(c->pg));
+    PQfinish(c->pg);
+    c->pg = NULL;
+    return false;
+  }
+  PGresult *r = PQexec(c->pg, "SET client_min_messages = warning");
+  PQclear(r);
+  return true;
+}
+
+/* c connected, reconnecting a connection that broke while idle. */
+static bool pg__ready(store_conn *c) {
+  if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+    return true;
+  return pg__connect(c);
+}
+
+static store_conn *pg__conn_new(store *s, bool writer) {
+  store_conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->be = &store__pg;
+  c->owner = s;
+  c->writer = writer;
+  return c;
+}
+
+static void pg__conn_free(store_conn *c) {
+  if (!c)
+    return;
+  if (c->pg)
+    PQfinish(c->pg);
+  free(c->wake);
+  free(c);
+}
+
+/* The name of sql's prepared statement on c ("s<slot>"), preparing it on
+ * first use; false when it cannot be prepared. */
+static bool pg__prepared(store_conn *c, const char *sql, char name[16]) {
+  size_t h = ((uintptr_t)sql >> 4) % PG__CACHE;
+  for (size_t probes = 0; probes < PG__CACHE; probes++) {
+    snprintf(name, 16, "s%zu", h);
+    if (c->keys[h] == sql)
+      return true;
+    if (c->keys[h] == NULL) {
+      PGresult *r = PQprepare(c->pg, name, sql, 0, NULL);
+      bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (!ok)
+        binkd_log(BINKD_LOG_ERROR, "database: prepare '%.60s': %s", sql,
+                  PQresultErrorMessage(r));
+      PQclear(r);
+      if (ok)
+        c->keys[h] = sql;
+      return ok;
+    }
+    h = (h + 1) % PG__CACHE;
+  }
+  binkd_log(BINKD_LOG_ERROR, "database: statement cache full");
+  return false;
+}
+
+/* What a statement does to the transaction: 1 opens it, -1 ends it. */
+static int pg__tx_effect(const char *sql) {
+  if (strncmp(sql, "BEGIN", 5) == 0)
+    return 1;
+  if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
+    return -1;
+  return 0;
+}
+
+/* Before a statement: false when it must fail without being sent. */
+static bool pg__before(store_conn *c, const char *sql) {
+  int fx = pg__tx_effect(sql);
+  if (c->tx_lost) {
+    if (fx == 0)
+      return false;
+    c->in_tx = c->tx_lost = false; /* the lost transaction ends here */
+    if (fx < 0)
+      return false;
+  }
+  if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+    return true;
+  if (c->in_tx) {
+    /* Inside a transaction a lost connection cannot be replaced: the
+     * transaction is gone with it. */
+    c->tx_lost = fx >= 0;
+    c->in_tx = false;
+    return false;
+  }
+  return pg__connect(c);
+}
+
+/* After a statement ran (ok: it succeeded). */
+static void pg__after(store_conn *c, const char *sql, bool ok) {
+  int fx = pg__tx_effect(sql);
+  if (fx > 0 && ok)
+    c->in_tx = true;
+  else if (fx < 0)
+    c->in_tx = false;
+  if (c->in_tx && PQstatus(c->pg) != CONNECTION_OK)
+    c->tx_lost = true;
+}
+
+/* After a failed statement: true when it may be sent again on a fresh
+ * connection. That is when the connection was found dead (a server restart
+ * closes idle connections, which libpq notices only on their next use)
+ * and no transaction was open before the statement, so nothing else is
+ * lost with it. */
+static bool pg__retry(store_conn *c, bool was_in_tx) {
+  if (was_in_tx || !c->pg || PQstatus(c->pg) == CONNECTION_OK)
+    return false;
+  c->in_tx = c->tx_lost = false;
+  return pg__connect(c);
+}
+
+PGresult *pg__run(store_conn *c, const char *sql, int n,
+                  const char *const *params, bink_rc *rc) {
+  *rc = BINK_EUNAVAIL;
+  PGresult *r = NULL;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    bool was_in_tx = c->in_tx;
+    if (!pg__before(c, sql))
+      return NULL;
+    char name[16];
+    if (!pg__prepared(c, sql, name)) {
+      pg__after(c, sql, false);
+      if (pg__retry(c, was_in_tx))
+        continue;
+      return NULL;
+    }
+    r = PQexecPrepared(c->pg, name, n, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+    pg__after(c, sql, ok);
+    if (ok) {
+      *rc = BINK_OK;
+      return r;
+    }
+    if (attempt == 0 && pg__retry(c, was_in_tx)) {
+      PQclear(r);
+      r = NULL;
+      continue;
+    }
+    break;
+  }
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0)) {
+    *rc = BINK_ECONFLICT;
+  } else if (state &&
+             (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)) {
+    c->lock_cycle = true;
+    binkd_log(BINKD_LOG_INFO, "database: lock cycle with another writer "
+                              "broken; the job runs again");
+  } else {
+    binkd_log(BINKD_LOG_ERROR, "database: '%.60s': %s", sql,
+              r ? PQresultErrorMessage(r)
+                : (c->pg ? PQerrorMessage(c->pg) : "not connected"));
+  }
+  PQclear(r);
+  return NULL;
+}
+
+bink_rc pg__cmd(store_conn *c, const char *sql, int n,
+                const char *const *params, int64_t *changed) {
+  bink_rc rc;
+  PGresult *r = pg__run(c, sql, n, params, &rc);
+  if (changed)
+    *changed = r ? strtoll(PQcmdTuples(r), NULL, 10) : 0;
+  PQclear(r);
+  return rc;
+}
+
+const char *pg__i(pg__num *buf, int64_t v) {
+  snprintf(buf->b, sizeof buf->b, "%" PRId64, v);
+  return buf->b;
+}
+
+const char *pg__hex(char *out, const unsigned char *p, size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  out[0] = '\\';
+  out[1] = 'x';
+  for (size_t i = 0; i < n; i++) {
+    out[2 + 2 * i] = digits[p[i] >> 4];
+    out[3 + 2 * i] = digits[p[i] & 15];
+  }
+  out[2 + 2 * n] = '\0';
+  return out;
+}
+
+int64_t pg__i64(const PGresult *r, int row, int col) {
+  if (PQgetisnull(r, row, col))
+    return 0;
+  return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+void pg__copy(const PGresult *r, int row, int col, char *out, size_t n) {
+  const char *v = PQgetvalue(r, row, col);
+  size_t len = v ? (size_t)PQgetlength(r, row, col) : 0;
+  if (len >= n)
+    len = n - 1;
+  if (len)
+    memcpy(out, v, len);
+  out[len] = '\0';
+}
+
+char *pg__dup(const PGresult *r, int row, int col, bool null_ok) {
+  if (PQgetisnull(r, row, col) && null_ok)
+    return NULL;
+  const char *v = PQgetvalue(r, row, col);
+  size_t len = v ? (size_t)PQgetlength(r, row, col) : 0;
+  char *s = malloc(len + 1);
+  if (!s)
+    return NULL;
+  if (len)
+    memcpy(s, v, len);
+  s[len] = '\0';
+  return s;
+}
+
+bool pg__null(const PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) != 0;
+}
+
+static int pg__nibble(char ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
+}
+
+bool pg__bytes(const PGresult *r, int row, int col, unsigned char *out,
+               size_t n) {
+  const char *v = PQgetvalue(r, row, col);
+  size_t len = (size_t)PQgetlength(r, row, col);
+  if (PQgetisnull(r, row, col) || len != 2 + 2 * n || v[0] != '\\' ||
+      v[1] != 'x')
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    int hi = pg__nibble(v[2 + 2 * i]), lo = pg__nibble(v[3 + 2 * i]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return true;
+}
+
+/* Runs a statement without parameters outside the statement cache (BEGIN,
+ * COMMIT, SAVEPOINT …): true when it succeeded. */
+static bool pg__simple(store_conn *c, const char *sql) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    bool was_in_tx = c->in_tx;
+    if (!pg__before(c, sql))
+      return false;
+    PGresult *r = PQexec(c->pg, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+              PQresultStatus(r) == PGRES_TUPLES_OK;
+    pg__after(c, sql, ok);
+    if (!ok && PQstatus(c->pg) == CONNECTION_OK)
+      binkd_log(BINKD_LOG_ERROR, "database: %.60s: %s", sql,
+                PQresultErrorMessage(r));
+    PQclear(r);
+    if (ok || attempt > 0 || !pg__retry(c, was_in_tx))
+      return ok;
+  }
+  return false;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Migrations                                                              */
+
+static bink_rc pg__migrate(store_conn *c, bink_err *err) {
+  if (!pg__simple(c, "SELECT pg_advisory_lock(" PG__MIGRATE_LOCK ")"))
+    return bink_fail(err, BINK_EUNAVAIL, "database: cannot lock the schema");
+  bink_rc rc = BINK_OK;
+  int version = 0;
+  PGresult *r = NULL;
+  if (!pg__simple(c, "CREATE TABLE IF NOT EXISTS bink_schema("
+                     "version int NOT NULL)")) {
+    rc = bink_fail(err, BINK_EUNAVAIL, "database: cannot create bink_schema");
+    goto out;
+  }
+  r = PQexec(c->pg, "SELECT max(version) FROM bink_schema");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rc = bink_fail(err, BINK_EUNAVAIL, "database: cannot read the schema "
+                                       "version");
+    goto out;
+  }
+  version = (int)pg__i64(r, 0, 0);
+  if (version > pg__migration_count) {
+    rc = bink_fail(err, BINK_EUNAVAIL,
+                   "database schema version %d is newer than this binkd "
+                   "understands (%d); use a newer binkd",
+                   version, pg__migration_count);
+    goto out;
+  }
+  for (int v = version; v < pg__migration_count; v++) {
+    char set[96];
+    snprintf(set, sizeof set,
+             "DELETE FROM bink_schema; INSERT INTO bink_schema VALUES(%d)",
+             v + 1);
+    if (!pg__simple(c, "BEGIN") || !pg__simple(c, pg__migrations[v]) ||
+        !pg__simple(c, set) || !pg__simple(c, "COMMIT")) {
+      pg__simple(c, "ROLLBACK");
+      rc = bink_fail(err, BINK_EUNAVAIL, "migration %d failed (see the log)",
+                     v + 1);
+      goto out;
+    }
+    binkd_log(BINKD_LOG_INFO, "database: applied migration %d", v + 1);
+  }
+out:
+  PQclear(r);
+  pg__simple(c, "SELECT pg_advisory_unlock(" PG__MIGRATE_LOCK ")");
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The writers                                                             */
+
+/* The batch's feed rows get their commit-ordered positions: the counter's
+ * row lock, held to commit, orders batches that write feed rows. */
+static const char SQL_FEED_NUMBER[] =
+    "WITH o AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM feed "
+    "WHERE seq IS NULL), "
+    "n AS (UPDATE feed_counter SET v = v + (SELECT count(*) FROM o) "
+    "RETURNING v - (SELECT count(*) FROM o) AS base) "
+    "UPDATE feed f SET seq = n.base + o.rn FROM o, n WHERE f.id = o.id";
+static const char SQL_NOTIFY[] = "SELECT pg_notify('" PG__CHANNEL "', $1)";
+
+/* NOTIFYs the batch's keys as "<node> <hex key> <hex key> …" texts. */
+static bool pg__notify(store_conn *c) {
+  char text[PG__NOTIFY_MAX + 64];
+  size_t i = 0;
+  while (i < c->nwake) {
+    int len = snprintf(text, sizeof text, "%s", c->owner->node);
+    for (; i < c->nwake && len < PG__NOTIFY_MAX; i++)
+      len += snprintf(text + len, sizeof text - (size_t)len, " %" PRIx64,
+                      c->wake[i]);
+    const char *params[] = {text};
+    if (pg__cmd(c, SQL_NOTIFY, 1, params, NULL) != BINK_OK)
+      return false;
+  }
+  return true;
+}
+
+static void pg__fail_jobs(store_job *from, store_job *to) {
+  for (store_job *k = from; k != to; k = k->next)
+    if (k->rc == BINK_OK)
+      k->rc = bink_fail(&k->err, BINK_EUNAVAIL, "storage unavailable");
+}
+
+/* How often a job cancelled to break a lock cycle runs again. */
+#define PG__CYCLE_RETRIES 3
+
+/* Runs a batch in one transaction (see the top of this file). round: how
+ * many times these jobs were cancelled by lock cycles before. */
+static void pg__run_batch(store *s, store_conn *c, store_job *batch,
+                          int round) {
+  store_job *again = NULL, **again_tail = &again;
+  c->nwake = 0;
+  c->feed_written = false;
+  bool in_tx = pg__ready(c) && pg__simple(c, "BEGIN");
+  for (store_job **link = &batch, *j; (j = *link);) {
+    j->rc = BINK_OK;
+    j->err.code = BINK_OK;
+    j->err.msg[0] = '\0';
+    c->lock_cycle = false;
+    if (!in_tx) {
+      j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
+      link = &j->next;
+      continue;
+    }
+    if (!pg__simple(c, "SAVEPOINT job")) {
+      j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
+      in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+      if (!in_tx)
+        pg__fail_jobs(batch, j);
+      link = &j->next;
+      continue;
+    }
+    j->rc = j->fn(c, j->arg, &j->err);
+    PGTransactionStatusType ts =
+        c->tx_lost || !c->pg ? PQTRANS_UNKNOWN : PQtransactionStatus(c->pg);
+    if (j->rc == BINK_OK && ts == PQTRANS_INERROR)
+      j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+      bool undone = j->rc == BINK_OK || pg__simple(c, "ROLLBACK TO job");
+      if (!undone || !pg__simple(c, "RELEASE job"))
+        ts = PQTRANS_UNKNOWN;
+    }
+    if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
+      /* The connection or the transaction is gone: every job of the batch
+       * so far is lost with it. */
+      pg__fail_jobs(batch, j->next);
+      in_tx = false;
+    } else if (j->rc != BINK_OK && c->lock_cycle &&
+               round < PG__CYCLE_RETRIES) {
+      /* Rolled back to its savepoint, so it left nothing: out of this
+       * batch, to run again once the batch's locks are released. */
+      *link = j->next;
+      j->next = NULL;
+      *again_tail = j;
+      again_tail = &j->next;
+      continue;
+    }
+    link = &j->next;
+  }
+  if (in_tx) {
+    bool ok = (!c->feed_written ||
+               pg__cmd(c, SQL_FEED_NUMBER, 0, NULL, NULL) == BINK_OK) &&
+              pg__notify(c) && pg__simple(c, "COMMIT");
+    if (!ok) {
+      /* A failed COMMIT may still have committed (the connection broke
+       * after the server did): callers are told it failed, and
+       * Idempotency-Key makes their retry safe. */
+      pg__simple(c, "ROLLBACK");
+      pg__fail_jobs(batch, NULL);
+    }
+  } else if (c->in_tx || c->tx_lost) {
+    pg__simple(c, "ROLLBACK");
+  }
+  if (c->nwake) {
+    if (s->hook)
+      s->hook(s->hook_arg, c->wake, c->nwake);
+    c->nwake = 0;
+  }
+  while (batch) {
+    store_job *next = batch->next;
+    batch->next = NULL;
+    batch->done(batch); /* may free or reuse the job */
+    batch = next;
+  }
+  if (again)
+    pg__run_batch(s, c, again, round + 1);
+}
+
+static void *pg__writer_main(void *arg) {
+  store_conn *c = arg;
+  store_job *batch;
+  while ((batch = store_queue_take(&c->owner->queue, PG__BATCH_MAX, 0, NULL)))
+    pg__run_batch(c->owner, c, batch, 0);
+  return NULL;
+}
+
+void pg_wake(store_conn *c, uint64_t key) {
+  if (!c->writer)
+    return;
+  for (size_t i = 0; i < c->nwake; i++)
+    if (c->wake[i] == key)
+      return;
+  if (c->nwake == c->cap_wake) {
+    size_t cap = c->cap_wake ? 2 * c->cap_wake : 64;
+    uint64_t *w = realloc(c->wake, cap * sizeof *w);
+    if (!w)
+      return; /* a lost hint: waiters still time out and look again */
+    c->wake = w;
+    c->cap_wake = cap;
+  }
+  c->wake[c->nwake++] = key;
+}
+
+bink_rc pg_submit(store *s, store_job *job) {
+  return store_queue_submit(&s->queue, job);
+}
+
+bink_rc pg_write(store *s, store_job_fn fn, void *arg, bink_err *err) {
+  return store_queue_write(&s->queue, fn, arg, err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wake-ups from other nodes                                               */
+
+/* Hands a notification's keys to the hook, unless this node sent it (its
+ * writer called the hook already). */
+static void pg__deliver(store *s, const char *payload) {
+  size_t nlen = strlen(s->node);
+  if (strncmp(payload, s->node, nlen) == 0 && payload[nlen] == ' ')
+    return;
+  uint64_t keys[PG__NOTIFY_MAX / 2];
+  size_t n = 0;
+  const char *p = strchr(payload, ' ');
+  while (p && *p && n < sizeof keys / sizeof keys[0]) {
+    char *end;
+    errno = 0;
+    unsigned long long k = strtoull(p + 1, &end, 16);
+    if (end == p + 1 || errno)
+      break;
+    keys[n++] = (uint64_t)k;
+    p = end;
+  }
+  if (n && s->hook)
+    s->hook(s->hook_arg, keys, n);
+}
+
+static void *pg__listener_main(void *arg) {
+  store *s = arg;
+  store_conn *c = pg__conn_new(s, false);
+  if (!c)
+    return NULL;
+  bool listening = false;
+  struct timespec pause = {0, 250 * 1000 * 1000};
+  while (!atomic_load(&s->listener_stop)) {
+    if (!listening) {
+      if (!pg__ready(c) || !pg__simple(c, "LISTEN " PG__CHANNEL)) {
+        nanosleep(&pause, NULL);
+        continue;
+      }
+      listening = true;
+      /* Whatever was notified while we were away is lost: everyone looks
+       * again (the tables are the truth; wake-ups are hints). */
+      uint64_t all = STORE_WAKE_ALL;
+      if (s->hook)
+        s->hook(s->hook_arg, &all, 1);
+    }
+    struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+    int pr = poll(&pfd, 1, 250);
+    if (pr < 0 && errno != EINTR) {
+      listening = false;
+      continue;
+    }
+    if (pr > 0 && !PQconsumeInput(c->pg)) {
+      binkd_log(BINKD_LOG_WARN, "database: wake-up channel lost: %s",
+                PQerrorMessage(c->pg));
+      listening = false;
+      continue;
+    }
+    PGnotify *note;
+    while ((note = PQnotifies(c->pg))) {
+      pg__deliver(s, note->extra);
+      PQfreemem(note);
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK)
+      listening = false;
+  }
+  pg__conn_free(c);
+  return NULL;
+}
+
+void pg_set_commit_hook(store *s, store_commit_hook fn, void *arg) {
+  s->hook = fn;
+  s->hook_arg = arg;
+  if (!s->listener_started && fn) {
+    atomic_store(&s->listener_stop, false);
+    s->listener_started =
+        pthread_create(&s->listener, NULL, pg__listener_main, s) == 0;
+    if (!s->listener_started)
+      binkd_log(BINKD_LOG_ERROR, "database: cannot start the wake-up "
+                                 "listener; other nodes' writes wake nobody "
+                                 "here");
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+bink_rc pg_open(const char *uri, const store_options *opt, store **out,
+                bink_err *err) {
+  *out = NULL;
+  store *s = calloc(1, sizeof *s);
+  if (!s)
+    return bink_fail(err, BINK_EUNAVAIL, "out of memory");
+  s->be = &store__pg;
+  if (snprintf(s->uri, sizeof s->uri, "%s", uri) >= (int)sizeof s->uri) {
+    free(s);
+    return bink_fail(err, BINK_EUNAVAIL, "database URI too long");
+  }
+  unsigned char id[8];
+  if (RAND_bytes(id, sizeof id) != 1) {
+    free(s);
+    return bink_fail(err, BINK_EUNAVAIL, "no randomness for the node id");
+  }
+  for (size_t i = 0; i < sizeof id; i++)
+    snprintf(s->node + 2 * i, 3, "%02x", id[i]);
+  s->generation = atomic_fetch_add(&pg__generations, 1);
+  store_queue_init(&s->queue);
+  pthread_mutex_init(&s->lock, NULL);
+  s->nwriters = opt->pool > 0 ? opt->pool : PG__WRITERS_DEFAULT;
+  if (s->nwriters > PG__WRITERS_MAX)
+    s->nwriters = PG__WRITERS_MAX;
+  for (int i = 0; i < s->nwriters; i++) {
+    if (!(s->writers[i] = pg__conn_new(s, true))) {
+      pg_close(s);
+      return bink_fail(err, BINK_EUNAVAIL, "out of memory");
+    }
+  }
+  if (!pg__connect(s->writers[0])) {
+    pg_close(s);
+    return bink_fail(err, BINK_EUNAVAIL,
+                     "cannot connect to the PostgreSQL database (see the "
+                     "log)");
+  }
+  if (pg__migrate(s->writers[0], err) != BINK_OK) {
+    pg_close(s);
+    return BINK_EUNAVAIL;
+  }
+  for (int i = 0; i < s->nwriters; i++) {
+    if (pthread_create(&s->writer_threads[i], NULL, pg__writer_main,
+                       s->writers[i]) != 0) {
+      pg_close(s);
+      return bink_fail(err, BINK_EUNAVAIL, "cannot start the writer threads");
+    }
+    s->writers_started++;
+  }
+  binkd_log(BINKD_LOG_INFO, "database: PostgreSQL, node %s, %d writer "
+                            "connection(s)", s->node, s->nwriters);
+  *out = s;
+  return BINK_OK;
+}
+
+void pg_close(store *s) {
+  if (!s)
+    return;
+  if (s->listener_started) {
+    atomic_store(&s->listener_stop, true);
+    pthread_join(s->listener, NULL);
+  }
+  store_queue_stop(&s->queue);
+  for (int i = 0; i < s->writers_started; i++)
+    pthread_join(s->writer_threads[i], NULL);
+  for (int i = 0; i < s->nwriters; i++)
+    pg__conn_free(s->writers[i]);
+  while (s->readers) {
+    store_conn *next = s->readers->next;
+    pg__conn_free(s->readers);
+    s->readers = next;
+  }
+  pthread_mutex_destroy(&s->lock);
+  store_queue_destroy(&s->queue);
+  free(s);
+}
+
+store_conn *pg_reader(store *s) {
+  if (pg__tl_reader.generation == s->generation && pg__tl_reader.conn)
+    return pg__tl_reader.conn;
+  store_conn *c = pg__conn_new(s, false);
+  if (!c)
+    return NULL;
+  /* Connected now if possible; else on first use (pg__run). */
+  pg__connect(c);
+  pthread_mutex_lock(&s->lock);
+  c->next = s->readers;
+  s->readers = c;
+  pthread_mutex_unlock(&s->lock);
+  pg__tl_reader.generation = s->generation;
+  pg__tl_reader.conn = c;
+  return c;
+}
+
+bink_rc pg_read_begin(store_conn *c) {
+  return pg__simple(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+             ? BINK_OK
+             : BINK_EUNAVAIL;
+}
+
+void pg_read_end(store_conn *c) {
+  if (c->in_tx || c->tx_lost)
+    pg__simple(c, "COMMIT");
+}
+
+static const char SQL_PING[] = "SELECT 1";
+
+bink_rc pg_ping(store *s) {
+  store_conn *c = pg_reader(s);
+  if (!c)
+    return BINK_EUNAVAIL;
+  return pg__cmd(c, SQL_PING, 0, NULL, NULL);
+}
