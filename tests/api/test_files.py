@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import socket
-import sqlite3
 import struct
 import subprocess
 import time
@@ -19,7 +18,7 @@ import zlib
 import pytest
 import requests
 
-from conftest import BINKD, Api, Server, assert_error, unknown_like
+from conftest import BINKD, Api, Server, assert_error, db_env, db_scalar, unknown_like
 
 
 # --------------------------------------------------------------------------
@@ -60,11 +59,7 @@ MEDIA = {  # message_type -> (file name, bytes, sniffed type)
 # helpers
 # --------------------------------------------------------------------------
 def files_count(server):
-    db = sqlite3.connect(f"file:{os.path.join(server.data_dir, 'bink.db')}?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT count(*) FROM files").fetchone()[0]
-    finally:
-        db.close()
+    return db_scalar(server.data_dir, "SELECT count(*) FROM files")
 
 
 def tmp_files(server):
@@ -948,7 +943,7 @@ def test_stickers_import_cli(tmp_path):
     (src / "notes_📝.png").write_bytes(TEXT)           # skipped: not an image
     (src / "manifest.json").write_text(json.dumps({"plain.png": "😺"}), encoding="utf-8")
     out = subprocess.run([BINKD, "--data", str(data), "stickers", "import", str(src), "--set", "party"],
-                         capture_output=True, timeout=30)
+                         capture_output=True, timeout=30, env={**os.environ, **db_env(data)})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.decode().strip().splitlines()
     assert len(lines) == 3, out.stdout
@@ -956,10 +951,10 @@ def test_stickers_import_cli(tmp_path):
     assert "noemoji.png" in err and "notes_📝.png" in err
     # again: replaced, not duplicated
     out = subprocess.run([BINKD, "--data", str(data), "stickers", "import", str(src), "--set", "party"],
-                         capture_output=True, timeout=30)
+                         capture_output=True, timeout=30, env={**os.environ, **db_env(data)})
     assert out.returncode == 0
     bad = subprocess.run([BINKD, "--data", str(data), "stickers", "import", str(src), "--set", "no way"],
-                         capture_output=True, timeout=30)
+                         capture_output=True, timeout=30, env={**os.environ, **db_env(data)})
     assert bad.returncode != 0 and b"set" in bad.stderr
     s = Server(str(data))
     s.start()
@@ -989,7 +984,8 @@ def test_stickers_reimport_keeps_images(tmp_path):
 
     def run():
         return subprocess.run([BINKD, "--data", str(data), "stickers", "import", str(src),
-                               "--set", "pack"], capture_output=True, timeout=30)
+                               "--set", "pack"], capture_output=True, timeout=30,
+                              env={**os.environ, **db_env(data)})
     first = run()
     assert first.returncode == 0, first.stderr
     ids = {ln.split("\t")[3]: ln.split("\t")[0] for ln in first.stdout.decode().splitlines()}
@@ -1015,9 +1011,6 @@ def test_stickers_reimport_keeps_images(tmp_path):
         assert r.status_code == 200 and r.content == _png(3, 3)
     finally:
         assert s.stop() == 0
-    db = sqlite3.connect(str(data / "bink.db"))
-    try:  # re-importing the same bytes made no new file records
-        assert db.execute("SELECT count(*) FROM files WHERE owner_id = 0 AND "
-                          "file_name IN ('a_😀.png', 'b_😎.png')").fetchone()[0] == 2
-    finally:
-        db.close()
+    # re-importing the same bytes made no new file records
+    assert db_scalar(data, "SELECT count(*) FROM files WHERE owner_id = 0 AND "
+                           "file_name IN ('a_😀.png', 'b_😎.png')") == 2

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import BINKD, Api, Server, assert_error, uname
+from conftest import BINKD, Api, Server, assert_error, db_env, uname
 
 
 @pytest.fixture
@@ -44,6 +44,8 @@ def test_rate_limit_is_per_caller(limited):
 
 def run_binkd(*args, env=None, timeout=20):
     e = dict(os.environ)
+    if "--data" in args:  # under PostgreSQL: that directory's database
+        e.update(db_env(args[args.index("--data") + 1]))
     e.update(env or {})
     return subprocess.run([BINKD, *args], capture_output=True, text=True,
                           timeout=timeout, env=e)
