@@ -28,7 +28,13 @@ typedef struct api__poll {
   svc_updates op;
   ev_waiter wt;
   double deadline;
+  bool parked; /* waited at least once: a failing look waits on */
 } api__poll;
+
+/* A parked poll whose look failed (the database is away: PostgreSQL
+ * restarting) looks again this often until its timeout, instead of
+ * ending with 503: it answers 503 only if the last look fails too. */
+#define API__POLL_RETRY_S 0.5
 
 static bink_rc api__poll_read(store_conn *c, void *op, bink_err *err) {
   return svc_updates_read(c, op, err);
@@ -43,13 +49,23 @@ static bink_rc api__poll_look(http_req *r) {
   for (;;) {
     uint64_t gen = ev_waiters_generation(r->ctx->waiters, key);
     bink_rc rc = api__look(r, api__poll_read, &p->op);
-    if (rc != BINK_OK)
+    double now = ev_now();
+    bool retry = rc == BINK_EUNAVAIL && p->parked && now < p->deadline &&
+                 p->wt.reason != EV_WAKE_SHUTDOWN;
+    if (rc != BINK_OK && !retry)
       return rc;
-    if (json_array_size(r->out) > 0 || ev_now() >= p->deadline ||
-        p->wt.reason == EV_WAKE_SHUTDOWN)
+    if (retry) {
+      r->err.code = BINK_OK;
+      r->err.msg[0] = '\0';
+    } else if (json_array_size(r->out) > 0 || now >= p->deadline ||
+               p->wt.reason == EV_WAKE_SHUTDOWN) {
       return api_reply_out(r);
+    }
+    p->parked = true;
     p->wt.key = key;
-    p->wt.deadline = p->deadline;
+    p->wt.deadline = retry && now + API__POLL_RETRY_S < p->deadline
+                         ? now + API__POLL_RETRY_S
+                         : p->deadline;
     p->wt.exclusive = true;
     p->wt.req = r;
     rc = ev_waiters_park(r->ctx->waiters, &p->wt, gen, api__poll_look);

@@ -19,6 +19,7 @@
 
 #define LIVE__HEARTBEAT_S 15.0 /* comment lines so dead peers are noticed */
 #define LIVE__BATCH 100
+#define LIVE__RETRY_S 0.5 /* a failed look is tried again this soon */
 
 /* ---- SSE ---- */
 
@@ -95,10 +96,8 @@ static ssize_t live__read(void *cls, uint64_t pos, char *out, size_t max) {
     uint64_t key = STORE_WAKE_USER(s->user_id);
     uint64_t gen = ev_waiters_generation(s->ctx->waiters, key);
     store_conn *c = store_reader(s->ctx->st);
-    if (!c || store_read_begin(c) != BINK_OK)
-      return MHD_CONTENT_READER_END_WITH_ERROR;
-    bink_rc rc = BINK_OK;
-    if (s->by_session) { /* signed out meanwhile: the stream ends */
+    bink_rc rc = c ? store_read_begin(c) : BINK_EUNAVAIL;
+    if (rc == BINK_OK && s->by_session) { /* signed out: the stream ends */
       bink_account who;
       rc = store_session_account(c, s->session, (int64_t)time(NULL), &who);
       if (rc == BINK_ENOTFOUND) {
@@ -109,9 +108,12 @@ static ssize_t live__read(void *cls, uint64_t pos, char *out, size_t max) {
     if (rc == BINK_OK)
       rc = store_feed_read(c, s->user_id, s->last_id, LIVE__BATCH,
                            live__frame, s);
-    store_read_end(c);
-    if (rc != BINK_OK)
-      return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (c)
+      store_read_end(c);
+    /* The database away (PostgreSQL restarting): the stream stays open,
+     * keeps its heartbeat and looks again shortly (rows are read by id, so
+     * nothing is skipped). */
+    bool retry = rc != BINK_OK;
     if (s->len)
       continue;
     double now = ev_now();
@@ -121,7 +123,9 @@ static ssize_t live__read(void *cls, uint64_t pos, char *out, size_t max) {
       continue;
     }
     s->wt.key = key;
-    s->wt.deadline = s->next_ping;
+    s->wt.deadline = retry && now + LIVE__RETRY_S < s->next_ping
+                         ? now + LIVE__RETRY_S
+                         : s->next_ping;
     s->wt.exclusive = false;
     s->wt.suspend = live__suspend;
     s->wt.resume = live__resume;
@@ -197,6 +201,7 @@ typedef struct live__poll {
   int64_t offset;
   double deadline;
   ev_waiter wt;
+  bool parked; /* waited once: a failing look waits on */
 } live__poll;
 
 static void live__collect(void *arg, int64_t id, const char *event,
@@ -215,24 +220,33 @@ static bink_rc live__poll_look(http_req *r) {
   for (;;) {
     uint64_t gen = ev_waiters_generation(r->ctx->waiters, key);
     json_t *list = json_array();
+    if (!list)
+      return http_fail(r, BINK_EINTERNAL, "out of memory");
     store_conn *c = store_reader(r->ctx->st);
-    if (!list || !c || store_read_begin(c) != BINK_OK) {
+    bink_rc rc = c ? store_read_begin(c) : BINK_EUNAVAIL;
+    if (rc == BINK_OK) {
+      rc = store_feed_read(c, r->caller.id, p->offset - 1, LIVE__BATCH,
+                           live__collect, list);
+      store_read_end(c);
+    }
+    double now = ev_now();
+    /* As getupdates: once parked, a failing look (the database away)
+     * waits on and looks again; 503 only when the first or last fails. */
+    bool retry = rc != BINK_OK && p->parked && now < p->deadline &&
+                 p->wt.reason != EV_WAKE_SHUTDOWN;
+    if (rc != BINK_OK && !retry) {
       json_decref(list);
       return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
     }
-    bink_rc rc = store_feed_read(c, r->caller.id, p->offset - 1, LIVE__BATCH,
-                                 live__collect, list);
-    store_read_end(c);
-    if (rc != BINK_OK) {
-      json_decref(list);
-      return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
-    }
-    if (json_array_size(list) || ev_now() >= p->deadline ||
-        p->wt.reason == EV_WAKE_SHUTDOWN)
+    if (!retry && (json_array_size(list) || now >= p->deadline ||
+                   p->wt.reason == EV_WAKE_SHUTDOWN))
       return http_reply(r, json_pack("{s:o}", "events", list));
     json_decref(list);
+    p->parked = true;
     p->wt.key = key;
-    p->wt.deadline = p->deadline;
+    p->wt.deadline = retry && now + LIVE__RETRY_S < p->deadline
+                         ? now + LIVE__RETRY_S
+                         : p->deadline;
     p->wt.req = r;
     rc = ev_waiters_park(r->ctx->waiters, &p->wt, gen, live__poll_look);
     if (rc == BINK_AGAIN)
