@@ -12,8 +12,9 @@
  * names and meanings (integers as bigint/int, flags as int 0/1, blobs as
  * bytea), plus what several nodes need:
  *   chat_heads.lease_until (ms) and lease_node: a claimed delivery;
- *   feed.seq: the commit-ordered position of a feed row, NULL until the
- *   transaction that wrote it assigns it at its end (pg__finish_batch).
+ *   feed.seq: the commit-ordered position of a feed row (rows are inserted
+ *   at the end of their batch's transaction, under the feed_counter row
+ *   lock; see store_pg.c).
  */
 #ifndef BINK_STORE_PG_INT_H
 #define BINK_STORE_PG_INT_H
@@ -27,6 +28,11 @@
 
 #define PG__CACHE 256 /* statements one connection can hold */
 
+typedef struct pg__feed_row {
+  int64_t group_id, dm_id, user_id, created_at;
+  char *event, *data; /* heap */
+} pg__feed_row;
+
 struct store_conn {
   const store_backend *be; /* first: store.c dispatches on it */
   store *owner;
@@ -36,7 +42,11 @@ struct store_conn {
   /* wake-ups noted by the running batch (writer connections only) */
   uint64_t *wake;
   size_t nwake, cap_wake;
-  bool feed_written;       /* the running batch inserted feed rows */
+  /* Feed rows the running batch wrote (writer connections): kept here and
+   * inserted at the batch's end, numbered under the feed_counter lock, so
+   * that feed.seq follows commit order (pg_feed_insert, store_pg.c). */
+  struct pg__feed_row *feed;
+  size_t nfeed, cap_feed;
   /* A transaction is open (BEGIN ran); tx_lost: its connection broke, so
    * every statement fails until COMMIT / ROLLBACK ends it (a reconnect in
    * its middle would run the rest outside it). Kept by pg__run. */

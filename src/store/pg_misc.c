@@ -3,23 +3,22 @@
  * sticker catalogue, and web sign-in sessions (store.h); the twin of
  * sqlite_feed.c, sqlite_files.c and sqlite_sessions.c.
  *
- * The feed is read in commit order: a row is written with seq NULL (and
- * the batch is marked feed_written); the writer numbers the batch's rows
- * under the feed_counter lock at the end of its transaction (store_pg.c).
+ * The feed is read in commit order: pg_feed_insert keeps a job's rows on
+ * the writer's connection; the writer inserts the batch's rows at the end
+ * of its transaction, numbered under the feed_counter lock (store_pg.c).
  * Readers walk seq and report it as the row's position; ids from the
  * sequence are not commit-ordered across nodes and are never shown.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/rules.h"
+#include "log.h"
 #include "store/pg_int.h"
 
 /* ---------------------------------------------------------------------- */
 /* The people's feed                                                       */
 
-static const char SQL_FEED_INSERT[] =
-    "INSERT INTO feed(group_id, dm_id, user_id, event, data, created_at) "
-    "VALUES($1, $2, $3, $4, $5, $6)";
 /* Walks the feed forward from `after` by commit position (unnumbered rows
  * are not committed yet); the membership tests use the members(account_id)
  * and dms(lo)/(hi) indexes. */
@@ -39,16 +38,34 @@ static const char SQL_MEMBER_IDS[] =
 bink_rc pg_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
                        int64_t user_id, const char *event, const char *data,
                        int64_t now, int64_t *id) {
-  pg__num ng, nd, nu, nn;
-  const char *p[6] = {
-      pg__i(&ng, group_id), pg__i(&nd, dm_id), pg__i(&nu, user_id), event, data,
-      pg__i(&nn, now)};
-  bink_rc rc = pg__cmd(c, SQL_FEED_INSERT, 6, p, NULL);
-  if (rc == BINK_OK)
-    c->feed_written = true;
   if (id)
-    *id = 0;
-  return rc;
+    *id = 0; /* the position is known at commit only */
+  if (!c->writer) {
+    binkd_log(BINKD_LOG_ERROR, "database: a feed row outside a write job");
+    return BINK_EUNAVAIL;
+  }
+  if (c->nfeed == c->cap_feed) {
+    size_t cap = c->cap_feed ? 2 * c->cap_feed : 64;
+    pg__feed_row *rows = realloc(c->feed, cap * sizeof *rows);
+    if (!rows)
+      return BINK_EUNAVAIL;
+    c->feed = rows;
+    c->cap_feed = cap;
+  }
+  pg__feed_row *row = &c->feed[c->nfeed];
+  row->group_id = group_id;
+  row->dm_id = dm_id;
+  row->user_id = user_id;
+  row->created_at = now;
+  row->event = strdup(event);
+  row->data = strdup(data);
+  if (!row->event || !row->data) {
+    free(row->event);
+    free(row->data);
+    return BINK_EUNAVAIL;
+  }
+  c->nfeed++;
+  return BINK_OK;
 }
 
 bink_rc pg_feed_read(store_conn *c, int64_t user_id, int64_t after, int limit,

@@ -164,7 +164,6 @@ const char *const pg__migrations[] = {
     " event text NOT NULL,"
     " data text NOT NULL,"
     " created_at bigint NOT NULL);"
-    "CREATE INDEX feed_unnumbered ON feed(id) WHERE seq IS NULL;"
     "CREATE TABLE feed_counter(v bigint NOT NULL);"
     "INSERT INTO feed_counter VALUES(0);"
     "CREATE TABLE sessions("

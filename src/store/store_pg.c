@@ -10,10 +10,10 @@
  * - Writes: jobs queue as in the SQLite store; each writer thread takes
  *   every queued job (up to a batch), runs them in ONE READ COMMITTED
  *   transaction, each under its own savepoint, and commits once. Before the
- *   commit it numbers the feed rows the batch wrote (feed.seq, under the
- *   feed_counter row lock, which is the batch's last lock so that it joins
- *   no lock cycle) and NOTIFYs the batch's wake-up keys, which PostgreSQL
- *   delivers to every node only if the transaction commits.
+ *   commit it inserts the feed rows the batch wrote, numbered (feed.seq)
+ *   under the feed_counter row lock, which is the batch's last lock so that
+ *   it joins no lock cycle, and NOTIFYs the batch's wake-up keys, which
+ *   PostgreSQL delivers to every node only if the transaction commits.
  * - Migrations: bink_schema.version, applied under an advisory lock so
  *   that nodes starting together apply each migration once.
  */
@@ -21,6 +21,7 @@
 #include "store/queue.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <openssl/rand.h>
 #include <poll.h>
@@ -106,9 +107,20 @@ static store_conn *pg__conn_new(store *s, bool writer) {
   return c;
 }
 
+/* Drops the feed rows kept after the first `keep` (a job that failed). */
+static void pg__feed_truncate(store_conn *c, size_t keep) {
+  while (c->nfeed > keep) {
+    c->nfeed--;
+    free(c->feed[c->nfeed].event);
+    free(c->feed[c->nfeed].data);
+  }
+}
+
 static void pg__conn_free(store_conn *c) {
   if (!c)
     return;
+  pg__feed_truncate(c, 0);
+  free(c->feed);
   if (c->pg)
     PQfinish(c->pg);
   free(c->wake);
@@ -400,14 +412,15 @@ out:
 /* ---------------------------------------------------------------------- */
 /* The writers                                                             */
 
-/* The batch's feed rows get their commit-ordered positions: the counter's
- * row lock, held to commit, orders batches that write feed rows. */
-static const char SQL_FEED_NUMBER[] =
-    "WITH o AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM feed "
-    "WHERE seq IS NULL), "
-    "n AS (UPDATE feed_counter SET v = v + (SELECT count(*) FROM o) "
-    "RETURNING v - (SELECT count(*) FROM o) AS base) "
-    "UPDATE feed f SET seq = n.base + o.rn FROM o, n WHERE f.id = o.id";
+/* The batch's feed rows ($1: a JSON array of them), numbered after every
+ * row committed before: the counter's row lock, taken last in the batch and
+ * held to its commit, orders the batches that write feed rows. */
+static const char SQL_FEED_ADD[] =
+    "WITH n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base) "
+    "INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, created_at) "
+    "SELECT n.base + t.ord, (t.r->>0)::bigint, (t.r->>1)::bigint, "
+    "(t.r->>2)::bigint, t.r->>3, t.r->>4, (t.r->>5)::bigint "
+    "FROM n, json_array_elements($1::json) WITH ORDINALITY AS t(r, ord)";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('" PG__CHANNEL "', $1)";
 
 /* NOTIFYs the batch's keys as "<node> <hex key> <hex key> …" texts. */
@@ -426,6 +439,30 @@ static bool pg__notify(store_conn *c) {
   return true;
 }
 
+/* Inserts the batch's feed rows (pg_int.h): true when done. */
+static bool pg__feed_flush(store_conn *c) {
+  if (!c->nfeed)
+    return true;
+  json_t *rows = json_array();
+  for (size_t i = 0; rows && i < c->nfeed; i++) {
+    const pg__feed_row *f = &c->feed[i];
+    if (json_array_append_new(
+            rows, json_pack("[I, I, I, s, s, I]", (json_int_t)f->group_id,
+                            (json_int_t)f->dm_id, (json_int_t)f->user_id,
+                            f->event, f->data, (json_int_t)f->created_at)) != 0) {
+      json_decref(rows);
+      rows = NULL;
+    }
+  }
+  char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+  json_decref(rows);
+  pg__num n;
+  const char *params[] = {text, pg__i(&n, (int64_t)c->nfeed)};
+  bool ok = text && pg__cmd(c, SQL_FEED_ADD, 2, params, NULL) == BINK_OK;
+  free(text);
+  return ok;
+}
+
 static void pg__fail_jobs(store_job *from, store_job *to) {
   for (store_job *k = from; k != to; k = k->next)
     if (k->rc == BINK_OK)
@@ -441,8 +478,12 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
                           int round) {
   store_job *again = NULL, **again_tail = &again;
   c->nwake = 0;
-  c->feed_written = false;
-  bool in_tx = pg__ready(c) && pg__simple(c, "BEGIN");
+  pg__feed_truncate(c, 0);
+  /* Each job runs under the savepoint "job": set with BEGIN for the first,
+   * released and set again in one round trip for each next one; a failed
+   * job is rolled back to it. COMMIT releases the last. */
+  bool in_tx = pg__ready(c) && pg__simple(c, "BEGIN; SAVEPOINT job");
+  bool fresh = true; /* the standing savepoint has no job yet */
   for (store_job **link = &batch, *j; (j = *link);) {
     j->rc = BINK_OK;
     j->err.code = BINK_OK;
@@ -453,7 +494,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
       link = &j->next;
       continue;
     }
-    if (!pg__simple(c, "SAVEPOINT job")) {
+    if (!fresh && !pg__simple(c, "RELEASE job; SAVEPOINT job")) {
       j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
       in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
       if (!in_tx)
@@ -461,16 +502,18 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
       link = &j->next;
       continue;
     }
+    fresh = false;
+    size_t feed_mark = c->nfeed;
     j->rc = j->fn(c, j->arg, &j->err);
+    if (j->rc != BINK_OK)
+      pg__feed_truncate(c, feed_mark); /* undone with the job */
     PGTransactionStatusType ts =
         c->tx_lost || !c->pg ? PQTRANS_UNKNOWN : PQtransactionStatus(c->pg);
     if (j->rc == BINK_OK && ts == PQTRANS_INERROR)
       j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-      bool undone = j->rc == BINK_OK || pg__simple(c, "ROLLBACK TO job");
-      if (!undone || !pg__simple(c, "RELEASE job"))
-        ts = PQTRANS_UNKNOWN;
-    }
+    if ((ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) &&
+        j->rc != BINK_OK && !pg__simple(c, "ROLLBACK TO job"))
+      ts = PQTRANS_UNKNOWN;
     if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
       /* The connection or the transaction is gone: every job of the batch
        * so far is lost with it. */
@@ -489,9 +532,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     link = &j->next;
   }
   if (in_tx) {
-    bool ok = (!c->feed_written ||
-               pg__cmd(c, SQL_FEED_NUMBER, 0, NULL, NULL) == BINK_OK) &&
-              pg__notify(c) && pg__simple(c, "COMMIT");
+    bool ok = pg__feed_flush(c) && pg__notify(c) && pg__simple(c, "COMMIT");
     if (!ok) {
       /* A failed COMMIT may still have committed (the connection broke
        * after the server did): callers are told it failed, and
@@ -502,6 +543,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   } else if (c->in_tx || c->tx_lost) {
     pg__simple(c, "ROLLBACK");
   }
+  pg__feed_truncate(c, 0);
   if (c->nwake) {
     if (s->hook)
       s->hook(s->hook_arg, c->wake, c->nwake);
