@@ -117,8 +117,11 @@ static const char SQL_HEADS_FILL_BOT[] =
     "FROM events WHERE bot_id = $1 AND state = 0 "
     "ORDER BY chat_key, update_id "
     "ON CONFLICT (bot_id, chat_key) DO NOTHING";
+/* An attempt's outcome. Only a pending event changes state: one dropped
+ * or confirmed while its attempt was on the way stays so. */
 static const char SQL_RECORD[] =
-    "UPDATE events SET state = $3, attempts = $4, next_at = $5, "
+    "UPDATE events SET state = CASE WHEN state = 0 THEN $3 ELSE state END, "
+    "attempts = $4, next_at = $5, "
     "http_status = $6, error = $7, latency_ms = $8, last_at = $9 "
     "WHERE bot_id = $1 AND update_id = $2 RETURNING chat_key";
 static const char SQL_HEALTH_OK[] =

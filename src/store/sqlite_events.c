@@ -74,8 +74,11 @@ static const char SQL_HEADS_FILL[] =
     "e.next_at FROM events e WHERE e.state = 0 AND e.update_id = "
     "(SELECT min(p.update_id) FROM events p INDEXED BY events_chat "
     "WHERE p.bot_id = e.bot_id AND p.chat_key = e.chat_key AND p.state = 0)";
+/* An attempt's outcome. Only a pending event changes state: one dropped
+ * or confirmed while its attempt was on the way stays so. */
 static const char SQL_RECORD[] =
-    "UPDATE events SET state = ?3, attempts = ?4, next_at = ?5, "
+    "UPDATE events SET state = CASE WHEN state = 0 THEN ?3 ELSE state END, "
+    "attempts = ?4, next_at = ?5, "
     "http_status = ?6, error = ?7, latency_ms = ?8, last_at = ?9 "
     "WHERE bot_id = ?1 AND update_id = ?2";
 static const char SQL_HEALTH_OK[] =

@@ -17,7 +17,7 @@ import pytest
 from conftest import BINK_TEST_PG, BINKD, Api, assert_error, unknown_like
 from receiver import (Receiver, Server, check_event_shape, expected_signature, free_port,
                       kill9, running, set_webhook, signature_valid, signing_key,
-                      webhook_info)
+                      updates, webhook_info)
 
 PLAIN_SECRET = "plain-secret-0123456789"          # 23 printable ASCII characters
 
@@ -801,3 +801,36 @@ def test_long_utf8_event_signed_over_its_bytes(api):
     assert signature_valid(h, PLAIN_SECRET)
     assert int(h.headers.get("content-length", len(h.body))) == len(h.body)
     api.ok("/bot/deletewebhook", bot.token, {})
+
+
+def test_drop_pending_while_an_attempt_is_in_flight_stays_dropped(api):
+    """deletewebhook with drop_pending while an attempt of the event is on its
+    way: the attempt's outcome (a 500 here) is logged, but the event stays
+    dropped, never pending again (getupdates does not hand it out)."""
+    import threading
+    gate = threading.Event()
+
+    def respond(h):
+        gate.wait(10)
+        return 500
+
+    rcv = Receiver(respond).start()
+    try:
+        user = api.user()
+        bot = api.bot(user)
+        set_webhook(api, bot.token, rcv.url)
+        api.app_send(user.token, "in flight", target_user_id=bot.id)
+        rcv.wait(lambda hs: hs, timeout=10, what="the attempt to arrive")
+        api.ok("/bot/deletewebhook", bot.token, {"drop_pending": True})
+        gate.set()
+        wait_until(lambda: (delivery_of(api, user, bot, 1) or {}).get("http_status") == 500,
+                   5, "the attempt's outcome recorded")
+        # the log shows a dropped event as dead (not retrying, not pending)
+        assert delivery_of(api, user, bot, 1)["status"] == "dead"
+        assert updates(api, bot.token) == []
+        api.app_send(user.token, "after", target_user_id=bot.id)
+        assert [(e["content"], e["update_id"]) for e in updates(api, bot.token)] == \
+            [("after", 2)]
+    finally:
+        gate.set()
+        rcv.stop()
