@@ -124,6 +124,17 @@ static const char SQL_RECORD[] =
     "attempts = $4, next_at = $5, "
     "http_status = $6, error = $7, latency_ms = $8, last_at = $9 "
     "WHERE bot_id = $1 AND update_id = $2 RETURNING chat_key";
+/* The outcome of an attempt whose lease was lost, for an event dropped,
+ * confirmed or dead meanwhile: the log's columns only (a delivered event
+ * keeps the successful attempt's). */
+static const char SQL_RECORD_SETTLED[] =
+    "UPDATE events SET attempts = GREATEST(attempts, $3), http_status = $4, "
+    "error = $5, latency_ms = $6, last_at = $7 "
+    "WHERE bot_id = $1 AND update_id = $2 AND state NOT IN (0, 1)";
+/* Whether this node ($3) still holds the lease on the event's chat. */
+static const char SQL_LEASE_HELD[] =
+    "SELECT 1 FROM chat_heads WHERE bot_id = $1 AND update_id = $2 "
+    "AND lease_node = $3";
 static const char SQL_HEALTH_OK[] =
     "INSERT INTO webhook_state(bot_id, last_success_at) VALUES($1, $2) "
     "ON CONFLICT (bot_id) DO UPDATE SET last_success_at = $2, "
@@ -444,6 +455,36 @@ bink_rc pg_delivery_record(store_conn *c, const store_attempt *a) {
   bink_rc rc = events__lock_bot(c, a->bot_id);
   if (rc != BINK_OK)
     return rc;
+  /* Fencing: only the node that still holds the chat's lease records. A
+   * node that stalled past its lease (frozen, cut off) finds another node
+   * took the event over; its late outcome would undo that node's record
+   * (and send the event again, out of order), so it is dropped. */
+  pg__num fb, fu;
+  const char *f[3] = {pg__i(&fb, a->bot_id), pg__i(&fu, a->update_id),
+                      pg__node(c)};
+  PGresult *held = pg__run(c, SQL_LEASE_HELD, 3, f, &rc);
+  if (!held)
+    return rc;
+  bool ours = PQntuples(held) > 0;
+  PQclear(held);
+  if (!ours) {
+    /* Settled meanwhile (dropped, confirmed, dead): the log keeps this
+     * attempt's outcome, nothing else changes. Delivered by another node,
+     * or still pending with another node: this outcome is forgotten. */
+    pg__num nb, nu, na, nh, nl, nt;
+    const char *q[7] = {pg__i(&nb, a->bot_id),    pg__i(&nu, a->update_id),
+                        pg__i(&na, a->attempts),  pg__i(&nh, a->http_status),
+                        a->error ? a->error : "", pg__i(&nl, a->latency_ms),
+                        pg__i(&nt, a->now)};
+    int64_t changed = 0;
+    rc = pg__cmd(c, SQL_RECORD_SETTLED, 7, q, &changed);
+    if (rc == BINK_OK && changed == 0)
+      binkd_log(BINKD_LOG_WARN,
+                "webhook: bot %lld update %lld: the lease ran out before the "
+                "outcome of attempt %d; another node took the event over",
+                (long long)a->bot_id, (long long)a->update_id, a->attempts);
+    return rc;
+  }
   pg__num nb, nu, ns, na, nn, nh, nl, nt;
   const char *p[9] = {pg__i(&nb, a->bot_id),     pg__i(&nu, a->update_id),
                       pg__i(&ns, a->state),      pg__i(&na, a->attempts),

@@ -38,6 +38,7 @@ struct store_conn {
   store *owner;
   PGconn *pg;              /* NULL while disconnected */
   bool writer;             /* a writer's connection (store_wake records) */
+  int wait_ms;             /* longest wait for an answer (store_pg.c) */
   const char *keys[PG__CACHE]; /* SQL text addresses of prepared statements */
   /* wake-ups noted by the running batch (writer connections only) */
   uint64_t *wake;

@@ -18,7 +18,13 @@ bink_rc store_open(const char *uri, const store_options *opt, store **out,
   if (strncmp(uri, "postgresql://", 13) == 0 ||
       strncmp(uri, "postgres://", 11) == 0)
     return pg_open(uri, opt, out, err);
-  return sqlite_open(uri, opt, out, err);
+  if (strncmp(uri, "sqlite:", 7) == 0)
+    return sqlite_open(uri, opt, out, err);
+  *out = NULL;
+  /* Not repeated: a mistyped URI may hold a password. */
+  return bink_fail(err, BINK_EUNAVAIL,
+                   "unsupported --db (expected sqlite:PATH or "
+                   "postgresql://...)");
 }
 
 void store_close(store *s) {

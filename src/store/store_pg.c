@@ -71,23 +71,132 @@ static _Thread_local struct {
 
 const char *pg__node(const store_conn *c) { return c->owner->node; }
 
+/* Timeouts, so that a database (or a network) that stops answering costs
+ * a request a bounded wait and a 503, never a hang, and so that a node that
+ * stops (frozen, cut off) cannot hold other nodes' locks for long:
+ * - connecting: connect_timeout; dead peers: TCP keepalives and
+ *   tcp_user_timeout, on both sides;
+ * - a statement: statement_timeout on the server; the client stops waiting
+ *   a little after it, in case the server does not answer at all;
+ * - a transaction left open by a node that stopped: the server ends it
+ *   (idle_in_transaction_session_timeout) and its locks go with it.
+ * Values given in the --db URI win over the connection parameters. */
+#define PG__STATEMENT_TIMEOUT_MS 15000
+#define PG__CLIENT_WAIT_MS (PG__STATEMENT_TIMEOUT_MS + 5000)
+#define PG__PING_WAIT_MS 3000
+static const char PG__SESSION_SETUP[] =
+    "SET client_min_messages = warning; "
+    "SET statement_timeout = 15000; "
+    "SET idle_in_transaction_session_timeout = 10000; "
+    "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+    "SET tcp_keepalives_count = 3";
+
+/* A libpq message on one line (they end in newlines and may hold several). */
+static const char *pg__oneline(const char *msg, char *buf, size_t n) {
+  size_t j = 0;
+  for (size_t i = 0; msg && msg[i] && j + 1 < n; i++) {
+    char ch = msg[i] == '\n' || msg[i] == '\t' || msg[i] == '\r' ? ' ' : msg[i];
+    if (ch == ' ' && (j == 0 || buf[j - 1] == ' '))
+      continue;
+    buf[j++] = ch;
+  }
+  while (j > 0 && buf[j - 1] == ' ')
+    j--;
+  buf[j] = '\0';
+  return buf;
+}
+
+/* While the database cannot be reached every thread's attempt fails: log
+ * the first failure, then at most one every PG__CONNECT_LOG_S. */
+#define PG__CONNECT_LOG_S 30
+static atomic_int_fast64_t pg__connect_logged;
+
 /* Connects c (again); false when the server cannot be reached (logged). */
 static bool pg__connect(store_conn *c) {
   if (c->pg)
     PQfinish(c->pg);
   memset(c->keys, 0, sizeof c->keys);
-  c->pg = PQconnectdb(c->owner->uri);
+  char app[40];
+  snprintf(app, sizeof app, "binkd-%s", c->owner->node);
+  /* Ours first: the URI's own parameters (dbname is expanded) win. */
+  const char *const keys[] = {"connect_timeout", "keepalives",
+                              "keepalives_idle", "keepalives_interval",
+                              "keepalives_count", "tcp_user_timeout",
+                              "application_name", "dbname", NULL};
+  const char *const values[] = {"5", "1", "10", "5", "3", "20000", app,
+                                c->owner->uri, NULL};
+  c->pg = PQconnectdbParams(keys, values, 1);
   if (PQstatus(c->pg) != CONNECTION_OK) {
-    /* The message names host and port, never the password. */
-    binkd_log(BINKD_LOG_ERROR, "database: cannot connect: %s",
-              PQerrorMessage(c->pg));
+    int64_t now = (int64_t)time(NULL);
+    int64_t last = atomic_load(&pg__connect_logged);
+    if (now - last >= PG__CONNECT_LOG_S &&
+        atomic_compare_exchange_strong(&pg__connect_logged, &last, now)) {
+      /* The message names host and port, never the password. */
+      char line[512];
+      binkd_log(BINKD_LOG_ERROR,
+                "database: cannot connect: %s (said once every %d s while "
+                "it lasts)",
+                pg__oneline(PQerrorMessage(c->pg), line, sizeof line),
+                PG__CONNECT_LOG_S);
+    }
     PQfinish(c->pg);
     c->pg = NULL;
     return false;
   }
-  PGresult *r = PQexec(c->pg, "SET client_min_messages = warning");
+  if (atomic_exchange(&pg__connect_logged, 0) != 0)
+    binkd_log(BINKD_LOG_INFO, "database: connected again");
+  PGresult *r = PQexec(c->pg, PG__SESSION_SETUP);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
   PQclear(r);
-  return true;
+  if (!ok) {
+    PQfinish(c->pg);
+    c->pg = NULL;
+  }
+  return ok;
+}
+
+/* Waits for every result of what was sent on c, at most wait_ms in all,
+ * and returns the last one (a failed command is the last: libpq skips the
+ * rest). When the server does not answer in time the connection is
+ * dropped (it cannot be trusted any more) and NULL returned. */
+static PGresult *pg__wait(store_conn *c, int wait_ms) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  PGresult *last = NULL;
+  for (;;) {
+    if (!PQisBusy(c->pg)) {
+      PGresult *r = PQgetResult(c->pg);
+      if (!r)
+        return last;
+      PQclear(last);
+      last = r;
+      continue;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int64_t spent = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+                    (t.tv_nsec - t0.tv_nsec) / 1000000;
+    if (spent >= wait_ms) {
+      binkd_log(BINKD_LOG_ERROR, "database: no answer in %d ms; the "
+                                 "connection is dropped", wait_ms);
+      PQclear(last);
+      PQfinish(c->pg);
+      c->pg = NULL;
+      memset(c->keys, 0, sizeof c->keys);
+      return NULL;
+    }
+    struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+    if (poll(&pfd, 1, (int)(wait_ms - spent)) < 0 && errno != EINTR)
+      return last;
+    if (!PQconsumeInput(c->pg)) {
+      /* Broken: libpq has an error result for us, or nothing. */
+      PGresult *r = PQgetResult(c->pg);
+      if (r) {
+        PQclear(last);
+        last = r;
+      }
+      return last;
+    }
+  }
 }
 
 /* c connected, reconnecting a connection that broke while idle. */
@@ -104,6 +213,7 @@ static store_conn *pg__conn_new(store *s, bool writer) {
   c->be = &store__pg;
   c->owner = s;
   c->writer = writer;
+  c->wait_ms = PG__CLIENT_WAIT_MS;
   return c;
 }
 
@@ -136,11 +246,16 @@ static bool pg__prepared(store_conn *c, const char *sql, char name[16]) {
     if (c->keys[h] == sql)
       return true;
     if (c->keys[h] == NULL) {
-      PGresult *r = PQprepare(c->pg, name, sql, 0, NULL);
+      PGresult *r = PQsendPrepare(c->pg, name, sql, 0, NULL)
+                        ? pg__wait(c, c->wait_ms)
+                        : NULL;
       bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      char line[512];
       if (!ok)
         binkd_log(BINKD_LOG_ERROR, "database: prepare '%.60s': %s", sql,
-                  PQresultErrorMessage(r));
+                  pg__oneline(r ? PQresultErrorMessage(r)
+                                : c->pg ? PQerrorMessage(c->pg) : "no answer",
+                              line, sizeof line));
       PQclear(r);
       if (ok)
         c->keys[h] = sql;
@@ -221,7 +336,9 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
         continue;
       return NULL;
     }
-    r = PQexecPrepared(c->pg, name, n, params, NULL, NULL, 0);
+    r = PQsendQueryPrepared(c->pg, name, n, params, NULL, NULL, 0)
+            ? pg__wait(c, c->wait_ms)
+            : NULL;
     ExecStatusType st = PQresultStatus(r);
     bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
     pg__after(c, sql, ok);
@@ -245,9 +362,11 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
     binkd_log(BINKD_LOG_INFO, "database: lock cycle with another writer "
                               "broken; the job runs again");
   } else {
+    char line[512];
     binkd_log(BINKD_LOG_ERROR, "database: '%.60s': %s", sql,
-              r ? PQresultErrorMessage(r)
-                : (c->pg ? PQerrorMessage(c->pg) : "not connected"));
+              pg__oneline(r ? PQresultErrorMessage(r)
+                            : (c->pg ? PQerrorMessage(c->pg) : "not connected"),
+                          line, sizeof line));
   }
   PQclear(r);
   return NULL;
@@ -347,13 +466,14 @@ static bool pg__simple(store_conn *c, const char *sql) {
     bool was_in_tx = c->in_tx;
     if (!pg__before(c, sql))
       return false;
-    PGresult *r = PQexec(c->pg, sql);
+    PGresult *r = PQsendQuery(c->pg, sql) ? pg__wait(c, c->wait_ms) : NULL;
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
               PQresultStatus(r) == PGRES_TUPLES_OK;
     pg__after(c, sql, ok);
-    if (!ok && PQstatus(c->pg) == CONNECTION_OK)
+    char line[512];
+    if (!ok && c->pg && PQstatus(c->pg) == CONNECTION_OK)
       binkd_log(BINKD_LOG_ERROR, "database: %.60s: %s", sql,
-                PQresultErrorMessage(r));
+                pg__oneline(PQresultErrorMessage(r), line, sizeof line));
     PQclear(r);
     if (ok || attempt > 0 || !pg__retry(c, was_in_tx))
       return ok;
@@ -787,5 +907,9 @@ bink_rc pg_ping(store *s) {
   store_conn *c = pg_reader(s);
   if (!c)
     return BINK_EUNAVAIL;
-  return pg__cmd(c, SQL_PING, 0, NULL, NULL);
+  /* /healthz answers soon, whatever the database does. */
+  c->wait_ms = PG__PING_WAIT_MS;
+  bink_rc rc = pg__cmd(c, SQL_PING, 0, NULL, NULL);
+  c->wait_ms = PG__CLIENT_WAIT_MS;
+  return rc;
 }

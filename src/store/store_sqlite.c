@@ -441,8 +441,10 @@ bink_rc sqlite_open(const char *uri, const store_options *opt, store **out,
   (void)opt; /* one writer, always */
   *out = NULL;
   if (strncmp(uri, "sqlite:", 7) != 0)
+    return bink_fail(err, BINK_EUNAVAIL, "not a sqlite: database");
+  if (!uri[7]) /* SQLite would open a private, temporary database */
     return bink_fail(err, BINK_EUNAVAIL,
-                     "unsupported database '%s' (expected sqlite:PATH)", uri);
+                     "--db sqlite: needs a file name (sqlite:PATH)");
   store *s = calloc(1, sizeof *s);
   if (!s)
     return bink_fail(err, BINK_EUNAVAIL, "out of memory");

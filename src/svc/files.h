@@ -52,8 +52,9 @@ bink_rc files_sniff_bytes(const void *bytes, size_t n,
 void files_shutdown(void);
 
 /* Creates <data>/files and <data>/tmp and removes temporary files a
- * previous run left in <data>/tmp (a crash mid-upload). 0 or -1
- * (logged). */
+ * previous run left in <data>/tmp (a crash mid-upload) once they are two
+ * hours old: younger ones may be another node's uploads in progress. 0 or
+ * -1 (logged). */
 int files_prepare_dirs(const char *data_dir);
 
 /* An image of the default sticker set (files_stickers.c, generated). */

@@ -178,6 +178,8 @@ bink_rc files_blob_put(const char *data_dir, const void *bytes, size_t n,
   return rc;
 }
 
+#define FILES__TMP_STALE_S 7200 /* a temporary file untouched this long */
+
 int files_prepare_dirs(const char *data_dir) {
   char path[BINKD_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/files", data_dir);
@@ -189,15 +191,21 @@ int files_prepare_dirs(const char *data_dir) {
   DIR *d = opendir(path);
   if (!d)
     return -1;
+  /* Leftovers of a crash go, but only stale ones: several nodes may share
+   * the data directory (docs/scaling.md), and a file another node writes
+   * right now is fresh (an upload stalls for the connection timeout at
+   * most, 3600 s at most). */
   struct dirent *e;
   int removed = 0;
+  time_t stale = time(NULL) - FILES__TMP_STALE_S;
   while ((e = readdir(d)) != NULL) {
     if (strncmp(e->d_name, "upload-", 7) != 0 &&
         strncmp(e->d_name, "blob-", 5) != 0)
       continue;
     char f[BINKD_PATH_MAX + 320];
     snprintf(f, sizeof f, "%s/%s", path, e->d_name);
-    if (unlink(f) == 0)
+    struct stat st;
+    if (stat(f, &st) == 0 && st.st_mtime < stale && unlink(f) == 0)
       removed++;
   }
   closedir(d);
@@ -419,6 +427,8 @@ static bink_rc files__sticker_job(store_conn *c, void *arg, bink_err *err) {
     a->s.file_id = a->f.id;
     rc = store_sticker_put(c, &a->s, a->replace);
   }
+  if (rc == BINK_ECONFLICT) /* another node added it since the check */
+    return bink_fail(err, rc, "added meanwhile"); /* undoes the file too */
   if (rc != BINK_OK)
     return svc__storage(rc, err);
   a->added = true;
@@ -440,6 +450,8 @@ static bink_rc files__add_sticker(store *st, const char *data_dir,
   snprintf(a->f.file_name, sizeof a->f.file_name, "%s", a->s.name);
   bink_err err = {0};
   rc = store_write(st, files__sticker_job, a, &err);
+  if (rc == BINK_ECONFLICT) /* nodes starting together: one adds it */
+    return BINK_OK;
   if (rc != BINK_OK)
     binkd_log(BINKD_LOG_ERROR, "sticker %s/%s: %s", a->s.set_name, a->s.name,
               err.msg);

@@ -422,6 +422,49 @@ def test_killed_node_leases_expire_and_others_deliver(tmp_path):
         wait_until(delivered, 5, "every event recorded as delivered")
 
 
+def test_frozen_node_past_its_lease_cannot_undo_the_takeover(tmp_path):
+    """B claims a chat's head and is frozen (SIGSTOP) while its request hangs, past
+    its lease; A takes the event over and delivers it and the next one. When B
+    thaws, its late outcome (a timeout) records nothing: the event stays delivered
+    and is not sent again, and the chat's order holds."""
+    import signal
+    timeout_s = 2                        # lease = --webhook-timeout + 5 s = 7 s
+    first = threading.Event()
+
+    def respond(hit):
+        if not first.is_set():           # B's request: never answered in time
+            first.set()
+            time.sleep(timeout_s + 1)
+            return "close"
+        return 200
+
+    with nodes(tmp_path, ["--webhook-timeout", str(timeout_s)]) as ns, \
+            Receiver(respond) as rcv:
+        [b] = ns.start("B")
+        owner = b.user()
+        bot = b.bot(owner)
+        set_webhook(b, bot.token, rcv.url)
+        b.app_send(owner.token, "one", target_user_id=bot.id)
+        rcv.wait(lambda hs: hs, timeout=10, what="B sending update 1")
+        os.kill(ns.servers["B"].proc.pid, signal.SIGSTOP)
+        try:
+            [a] = ns.start("A")
+            a.app_send(owner.token, "two", target_user_id=bot.id)
+            rcv.wait(lambda hs: {h.update_id for h in hs if h.acked} == {1, 2},
+                     timeout=20, what="A delivering updates 1 and 2 after B's lease")
+        finally:
+            os.kill(ns.servers["B"].proc.pid, signal.SIGCONT)
+        # B wakes up, finds its attempt timed out, and must not record it: wait until
+        # B has dealt with it (its log says so), then nothing more may be sent
+        assert ns.servers["B"].wait_log("lease ran out", timeout=10), ns.logs()
+        time.sleep(1.5)                  # a revived event would be sent within ~1 s
+        hits = rcv.snapshot()
+        assert [h.update_id for h in hits if h.acked] == [1, 2], hits
+        assert len([h for h in hits if h.update_id == 1]) == 2, hits  # B's, then A's
+        ds = a.ok("/app/deliveries", owner.token, {"bot_id": bot.id})["deliveries"]
+        assert {d["update_id"]: d["status"] for d in ds} == {1: "delivered", 2: "delivered"}
+
+
 # --------------------------------------------------------------------------
 # 5. PostgreSQL restarted under load
 # --------------------------------------------------------------------------
