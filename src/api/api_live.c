@@ -20,6 +20,7 @@
 #define LIVE__HEARTBEAT_S 15.0 /* comment lines so dead peers are noticed */
 #define LIVE__BATCH 100
 #define LIVE__RETRY_S 0.5 /* a failed look is tried again this soon */
+#define LIVE__BLOCK 256   /* see api_app_events */
 
 /* ---- SSE ---- */
 
@@ -87,8 +88,13 @@ static ssize_t live__read(void *cls, uint64_t pos, char *out, size_t max) {
       size_t n = s->len - s->off < max ? s->len - s->off : max;
       memcpy(out, s->buf + s->off, n);
       s->off += n;
-      if (s->off == s->len)
-        s->off = s->len = 0;
+      if (s->off == s->len) {
+        /* All out: an idle stream keeps no buffer (thousands of them may
+         * be open; the next batch or heartbeat allocates again). */
+        free(s->buf);
+        s->buf = NULL;
+        s->off = s->len = s->cap = 0;
+      }
       return (ssize_t)n;
     }
     if (s->failed || s->wt.reason == EV_WAKE_SHUTDOWN)
@@ -181,8 +187,12 @@ bink_rc api_app_events(http_req *r) {
     }
   }
   live__append(s, "retry: 2000\n\n", 13);
+  /* The block size is the response's own buffer, which libmicrohttpd uses
+   * only for a reply without chunked encoding (HTTP/1.0 clients); with
+   * chunks live__read writes straight into the connection's buffer. A
+   * small one saves ~2 KiB per open stream. */
   struct MHD_Response *resp = MHD_create_response_from_callback(
-      MHD_SIZE_UNKNOWN, 2048, live__read, s, live__free);
+      MHD_SIZE_UNKNOWN, LIVE__BLOCK, live__read, s, live__free);
   if (!resp) {
     live__free(s);
     return http_fail(r, BINK_EINTERNAL, "out of memory");
@@ -191,7 +201,9 @@ bink_rc api_app_events(http_req *r) {
                           "text/event-stream; charset=utf-8");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
   MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-  return http_reply_raw(r, 200, resp);
+  /* The stream holds nothing of the request (live__stream has what it
+   * needs): the layer sheds the request's state once the reply is out. */
+  return http_reply_stream(r, 200, resp);
 }
 
 /* ---- getevents: the same by long polling ---- */

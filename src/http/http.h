@@ -138,6 +138,15 @@ void http_resume(http_req *r);
 struct MHD_Response;
 bink_rc http_reply_raw(http_req *r, unsigned status, struct MHD_Response *resp);
 
+/* As http_reply_raw, for a reply that stays open (an event stream). Once
+ * it is queued the request's state is released (parameters, http_alloc
+ * blocks, the caller's account: several KiB) and only its access-log line
+ * is kept, so an idle stream costs little memory. The response's callbacks
+ * must therefore use nothing of the request (r, its parameters, headers or
+ * http_alloc blocks). */
+bink_rc http_reply_stream(http_req *r, unsigned status,
+                          struct MHD_Response *resp);
+
 /* A request header (case-insensitive name), or NULL. */
 const char *http_header(http_req *r, const char *name);
 
@@ -151,14 +160,14 @@ struct MHD_Connection *http_connection(http_req *r);
 
 /* ---- uploads (HTTP_ROUTE_UPLOAD) ----
  * The body of an upload route must be multipart/form-data (else 415). It
- * is never buffered: libmicrohttpd's post processor splits it into parts
- * and the bytes of the first part named `file` are written, as they
- * arrive, to a temporary file in <data>/tmp while their SHA-256 is
- * computed (OpenSSL EVP). Other parts are ignored. More than
- * --max-upload-bytes in that part ends the upload at the first byte past
- * the limit with 413 before the handler runs, and the temporary file is
- * removed; so is the file of an upload the client abandons. The caller is
- * authenticated before the body is read. */
+ * is never buffered whole: libmicrohttpd's post processor splits it into
+ * parts and the bytes of the first part named `file` are written, as they
+ * arrive (gathered 128 KiB at a time), to a temporary file in <data>/tmp
+ * while their SHA-256 is computed (OpenSSL EVP). Other parts are ignored.
+ * More than --max-upload-bytes in that part ends the upload at the first
+ * byte past the limit with 413 before the handler runs, and the temporary
+ * file is removed; so is the file of an upload the client abandons. The
+ * caller is authenticated before the body is read. */
 typedef struct http_upload {
   int parts;               /* parts named "file" (only the first is kept) */
   const char *tmp_path;    /* NUL-terminated path of the first `file`

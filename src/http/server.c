@@ -38,6 +38,15 @@
 #define HTTP__UPLOAD_SLACK (1024 * 1024) /* multipart framing and ignored
                                             parts beyond --max-upload-bytes */
 #define HTTP__DISCARD_MAX (64u * 1024 * 1024) /* then the connection closes */
+/* libmicrohttpd's memory pool per connection (its default is 32 KiB). It
+ * reads a request into the first half and, when the reply starts, zeroes
+ * what the request left unused of that half (0.9.75, connection.c
+ * connection_shrink_read_buffer): every connection that has answered, and
+ * every idle event stream, keeps that half resident. 16 KiB makes an idle
+ * stream ~8 KiB cheaper (docs/PERFORMANCE.md, "Memory per idle waiter");
+ * request headers may then take up to ~15 KB (431 beyond), and an upload
+ * arrives in ~8 KiB pieces, which upload.c gathers before writing them. */
+#define HTTP__POOL_BYTES ((size_t)16 * 1024)
 
 struct http_server {
   struct MHD_Daemon *daemon;
@@ -77,6 +86,10 @@ struct http_req__private {
   bool bad_uri;              /* the raw path holds %00 */
   struct MHD_Response *raw;  /* http_reply_raw() */
   unsigned raw_status;
+  bool stream;               /* http_reply_stream(): shed the state once
+                                the reply is queued */
+  void **slot;               /* libmicrohttpd's pointer to the request
+                                (*con_cls), to swap it then */
   int status;
   uint64_t bytes_out;
 
@@ -109,6 +122,34 @@ struct http_req__private {
   char form_key[128];
   char form_bad_key[128];
 };
+
+/* What libmicrohttpd keeps for a request (*con_cls): the whole request
+ * while it is read and handled; for an event stream, once its reply is
+ * queued (http_reply_stream), only what its access-log line needs, so
+ * that the thousands of streams a server may hold open cost a few hundred
+ * bytes each here instead of the request's several kilobytes (the
+ * caller's account alone is ~5 KiB). Both begin with `kind`. */
+enum { HTTP__SLOT_REQUEST = 1, HTTP__SLOT_STREAM };
+
+struct http__reqmem {
+  int kind; /* HTTP__SLOT_REQUEST */
+  http_req req;
+  struct http_req__private priv;
+};
+
+struct http__streamed {
+  int kind; /* HTTP__SLOT_STREAM */
+  struct timespec started;
+  int status;
+  uint64_t bytes_out;
+  const char *request_id, *method, *path, *caller; /* in text */
+  char text[];
+};
+
+static struct http__reqmem *http__reqmem_of(http_req *r) {
+  return (struct http__reqmem *)((char *)r -
+                                 offsetof(struct http__reqmem, req));
+}
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers for handlers                                              */
@@ -543,6 +584,55 @@ static bink_rc http__authenticate(http_req *r) {
 /* ---------------------------------------------------------------------- */
 /* Replies                                                                 */
 
+/* Frees what a request holds besides its own block (http__reqmem). */
+static void http__release(http_req *r) {
+  struct http_req__private *p = r->priv;
+  if (p->pp)
+    MHD_destroy_post_processor(p->pp);
+  http__upload_free(p->upload); /* removes an abandoned upload's file */
+  json_decref(p->params);
+  json_decref(p->owned);
+  json_decref(r->data);
+  json_decref(r->out);
+  if (p->raw)
+    MHD_destroy_response(p->raw);
+  free(p->body);
+  free(p->form_val);
+  while (p->blocks) {
+    struct http__block *next = p->blocks->next;
+    free(p->blocks);
+    p->blocks = next;
+  }
+}
+
+/* A stream's reply is queued: libmicrohttpd will not call the handler for
+ * this request again, so all that is left to do is its access-log line at
+ * the end. Keeps that and frees the rest. Without memory for the small
+ * record the request stays whole (more memory, same behaviour). */
+static void http__become_stream(http_req *r) {
+  struct http_req__private *p = r->priv;
+  const char *id = r->request_id[0] ? r->request_id : "-";
+  const char *caller = r->authenticated ? r->caller.ext_id : "-";
+  size_t ni = strlen(id) + 1, nm = strlen(p->method) + 1,
+         np = strlen(p->path) + 1, nc = strlen(caller) + 1;
+  struct http__streamed *t = malloc(sizeof *t + ni + nm + np + nc);
+  if (!t)
+    return;
+  t->kind = HTTP__SLOT_STREAM;
+  t->started = p->started;
+  t->status = p->status;
+  t->bytes_out = p->bytes_out;
+  char *w = t->text;
+  t->request_id = memcpy(w, id, ni);
+  t->method = memcpy(w += ni, p->method, nm);
+  t->path = memcpy(w += nm, p->path, np);
+  t->caller = memcpy(w += np, caller, nc);
+  void **slot = p->slot;
+  http__release(r);
+  free(http__reqmem_of(r));
+  *slot = t;
+}
+
 static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
   struct http_req__private *p = r->priv;
   if (rc == BINK_OK && p->raw) {
@@ -553,6 +643,8 @@ static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
     p->phase = PH_DONE;
     enum MHD_Result ret = MHD_queue_response(p->conn, p->raw_status, raw);
     MHD_destroy_response(raw);
+    if (ret == MHD_YES && p->stream)
+      http__become_stream(r); /* r is gone */
     return ret;
   }
   int status = rc == BINK_OK ? 200 : (int)rc;
@@ -656,7 +748,16 @@ bink_rc http_reply_raw(http_req *r, unsigned status,
     MHD_destroy_response(r->priv->raw);
   r->priv->raw = resp;
   r->priv->raw_status = status;
+  r->priv->stream = false;
   return BINK_OK;
+}
+
+bink_rc http_reply_stream(http_req *r, unsigned status,
+                          struct MHD_Response *resp) {
+  bink_rc rc = http_reply_raw(r, status, resp);
+  if (rc == BINK_OK)
+    r->priv->stream = true;
+  return rc;
 }
 
 const char *http_header(http_req *r, const char *name) {
@@ -898,11 +999,13 @@ static enum MHD_Result http__access(void *cls, struct MHD_Connection *conn,
                                     const char *version,
                                     const char *upload_data,
                                     size_t *upload_data_size, void **con_cls) {
-  http_req *r = *con_cls;
-  if (!r)
-    return MHD_NO;
+  struct http__reqmem *m = *con_cls;
+  if (!m || m->kind != HTTP__SLOT_REQUEST)
+    return MHD_NO; /* no state, or a stream's reply is already out */
+  http_req *r = &m->req;
   struct http_req__private *p = r->priv;
   p->conn = conn;
+  p->slot = con_cls;
 
   switch (p->phase) {
   case PH_START:
@@ -978,14 +1081,16 @@ static void *http__uri_log(void *cls, const char *uri,
   http_server *s = cls;
   /* Zero what must start empty, not the large buffers (a request is
    * several kilobytes; zeroing it all showed in profiles). */
-  http_req *r = malloc(sizeof *r + sizeof(struct http_req__private));
-  if (!r)
+  struct http__reqmem *m = malloc(sizeof *m);
+  if (!m)
     return NULL;
+  m->kind = HTTP__SLOT_REQUEST;
+  http_req *r = &m->req;
   memset(r, 0, offsetof(http_req, caller));
   r->caller.id = 0;
   r->caller.is_bot = false;
   r->caller.ext_id[0] = '\0';
-  r->priv = (struct http_req__private *)(r + 1);
+  r->priv = &m->priv;
   memset(r->priv, 0, offsetof(struct http_req__private, path));
   r->priv->path[0] = r->priv->raw_path[0] = '\0';
   r->priv->form_key[0] = r->priv->form_bad_key[0] = '\0';
@@ -998,42 +1103,43 @@ static void *http__uri_log(void *cls, const char *uri,
     if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
       r->priv->bad_uri = true;
   atomic_fetch_add(&s->inflight, 1);
-  return r;
+  return m;
+}
+
+static double http__ms_since(const struct timespec *started) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - started->tv_sec) * 1e3 +
+         (double)(now.tv_nsec - started->tv_nsec) / 1e6;
 }
 
 static void http__completed(void *cls, struct MHD_Connection *conn,
                             void **con_cls,
                             enum MHD_RequestTerminationCode toe) {
   http_server *s = cls;
-  http_req *r = *con_cls;
-  if (!r)
+  int *kind = *con_cls;
+  if (!kind)
     return;
+  if (*kind == HTTP__SLOT_STREAM) {
+    struct http__streamed *t = *con_cls;
+    binkd_log_access(t->request_id, t->method, t->path,
+                     t->status ? t->status : 499, http__ms_since(&t->started),
+                     t->bytes_out, t->caller);
+    free(t);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+    return;
+  }
+  struct http__reqmem *m = *con_cls;
+  http_req *r = &m->req;
   struct http_req__private *p = r->priv;
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  double ms = (double)(now.tv_sec - p->started.tv_sec) * 1e3 +
-              (double)(now.tv_nsec - p->started.tv_nsec) / 1e6;
   if (p->method[0])
     binkd_log_access(r->request_id[0] ? r->request_id : "-", p->method,
-                     p->path, p->status ? p->status : 499, ms, p->bytes_out,
+                     p->path, p->status ? p->status : 499,
+                     http__ms_since(&p->started), p->bytes_out,
                      r->authenticated ? r->caller.ext_id : "-");
-  if (p->pp)
-    MHD_destroy_post_processor(p->pp);
-  http__upload_free(p->upload); /* removes an abandoned upload's file */
-  json_decref(p->params);
-  json_decref(p->owned);
-  json_decref(r->data);
-  json_decref(r->out);
-  if (p->raw)
-    MHD_destroy_response(p->raw);
-  free(p->body);
-  free(p->form_val);
-  while (p->blocks) {
-    struct http__block *next = p->blocks->next;
-    free(p->blocks);
-    p->blocks = next;
-  }
-  free(r);
+  http__release(r);
+  free(m);
   *con_cls = NULL;
   atomic_fetch_sub(&s->inflight, 1);
 }
@@ -1110,6 +1216,7 @@ bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
       flags, port, NULL, NULL, http__access, s,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP__POOL_BYTES,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg->connection_timeout,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg->connection_limit,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
