@@ -25,6 +25,7 @@
 #define UPLOAD__BOUNDARY_MIN 2        /* libmicrohttpd 0.9.75 refuses 1 */
 #define UPLOAD__LINE_MAX MEDIA_DISPOSITION_MAX /* one header line, bytes */
 #define UPLOAD__FLUSH_EVERY (2u << 20) /* bytes between writeback starts */
+#define UPLOAD__WBUF (128 * 1024)      /* file bytes gathered per write(2) */
 
 struct http__upload {
   http_upload pub;
@@ -33,6 +34,9 @@ struct http__upload {
   char dir[1024];
   char tmp_path[1100];
   int fd;                /* -1 when closed */
+  char *wbuf;            /* file bytes not written yet (UPLOAD__WBUF) */
+  size_t wlen;
+  uint64_t written;      /* bytes written to fd so far */
   uint64_t flushed;      /* bytes handed to writeback so far */
   EVP_MD_CTX *md;
   bink_rc failed;        /* first error, BINK_OK while going */
@@ -264,6 +268,7 @@ static size_t upload__tap(http__upload *u, const char *d, size_t n,
 /* The part data                                                           */
 
 static void upload__drop_file(http__upload *u) {
+  u->wlen = 0;
   if (u->fd >= 0) {
     close(u->fd);
     u->fd = -1;
@@ -280,6 +285,10 @@ static bool upload__open(http__upload *u) {
   if (mkdir(u->dir, 0700) != 0 && errno != EEXIST) {
     binkd_log(BINKD_LOG_ERROR, "cannot create %s: %s", u->dir,
               strerror(errno));
+    return false;
+  }
+  if (!u->wbuf && !(u->wbuf = malloc(UPLOAD__WBUF))) {
+    binkd_log(BINKD_LOG_ERROR, "out of memory for an upload's buffer");
     return false;
   }
   snprintf(u->tmp_path, sizeof u->tmp_path, "%s/upload-XXXXXX", u->dir);
@@ -304,6 +313,47 @@ static bool upload__write(int fd, const char *data, size_t n) {
     data += w;
     n -= (size_t)w;
   }
+  return true;
+}
+
+/* n more bytes are in the file. */
+static void upload__written(http__upload *u, size_t n) {
+  u->written += n;
+  if (u->written - u->flushed >= UPLOAD__FLUSH_EVERY) {
+    /* Start writing back what has arrived so far, so that the fsync at
+     * the end has little left to wait for (Linux; a hint, errors are
+     * found by that fsync). */
+    (void)sync_file_range(u->fd, (off_t)u->flushed,
+                          (off_t)(u->written - u->flushed),
+                          SYNC_FILE_RANGE_WRITE);
+    u->flushed = u->written;
+  }
+}
+
+/* Writes the gathered bytes out. */
+static bool upload__flush(http__upload *u) {
+  if (u->wlen && !upload__write(u->fd, u->wbuf, u->wlen))
+    return false;
+  upload__written(u, u->wlen);
+  u->wlen = 0;
+  return true;
+}
+
+/* Appends bytes of the file part. libmicrohttpd hands the body over in
+ * pieces of about half its per-connection pool (~8 KiB with server.c's
+ * HTTP__POOL_BYTES); they are gathered so that the fixed cost of a
+ * write(2) comes once per UPLOAD__WBUF bytes, not once per piece. */
+static bool upload__store(http__upload *u, const char *data, size_t n) {
+  if (u->wlen + n > UPLOAD__WBUF && !upload__flush(u))
+    return false;
+  if (n >= UPLOAD__WBUF) {
+    if (!upload__write(u->fd, data, n))
+      return false;
+    upload__written(u, n);
+    return true;
+  }
+  memcpy(u->wbuf + u->wlen, data, n);
+  u->wlen += n;
   return true;
 }
 
@@ -357,7 +407,7 @@ static enum MHD_Result upload__iter(void *cls, enum MHD_ValueKind kind,
     return MHD_NO;
   }
   if (EVP_DigestUpdate(u->md, data, size) != 1 ||
-      !upload__write(u->fd, data, size)) {
+      !upload__store(u, data, size)) {
     binkd_log(BINKD_LOG_ERROR, "cannot write %s: %s", u->tmp_path,
               strerror(errno));
     u->io_error = true;
@@ -365,15 +415,6 @@ static enum MHD_Result upload__iter(void *cls, enum MHD_ValueKind kind,
     return MHD_NO;
   }
   u->pub.size += size;
-  if (u->pub.size - u->flushed >= UPLOAD__FLUSH_EVERY) {
-    /* Start writing back what has arrived so far, so that the fsync at
-     * the end has little left to wait for (Linux; a hint, errors are
-     * found by that fsync). */
-    (void)sync_file_range(u->fd, (off_t)u->flushed,
-                          (off_t)(u->pub.size - u->flushed),
-                          SYNC_FILE_RANGE_WRITE);
-    u->flushed = u->pub.size;
-  }
   return MHD_YES;
 }
 
@@ -630,8 +671,8 @@ bink_rc http__upload_finish(http__upload *u, bink_err *err) {
     return u->failed = bink_fail(err, BINK_EINTERNAL, "digest failed");
   }
   if (u->fd >= 0) {
-    if (fsync(u->fd) != 0) {
-      binkd_log(BINKD_LOG_ERROR, "cannot fsync %s: %s", u->tmp_path,
+    if (!upload__flush(u) || fsync(u->fd) != 0) {
+      binkd_log(BINKD_LOG_ERROR, "cannot write or fsync %s: %s", u->tmp_path,
                 strerror(errno));
       upload__drop_file(u);
       return u->failed = bink_fail(err, BINK_EUNAVAIL,
@@ -667,5 +708,6 @@ void http__upload_free(http__upload *u) {
     MHD_destroy_post_processor(u->pp);
   EVP_MD_CTX_free(u->md);
   free(u->filename);
+  free(u->wbuf);
   free(u);
 }

@@ -3,19 +3,20 @@
  * with HTTP_ROUTE_UPLOAD). Internal to src/http/.
  *
  * The body is split by libmicrohttpd's post processor (RFC 7578; no parser
- * of our own). The bytes of the part named `file` go straight to a
- * temporary file (mkstemp in the given directory) while OpenSSL's EVP
- * computes their SHA-256; at most `limit` bytes are accepted. The post
- * processor reads part headers only in part (a quoted, lower-case
- * name="…", no filename*), so a small tap watches the raw stream for the
- * header block that follows each boundary delimiter ("\r\n--" boundary,
- * RFC 2046 section 5.1.1), reads each header line (up to 8 KiB; a longer
- * one is refused, never skipped) and decides which part is `file`; the
- * part data themselves are only ever read from the post processor, which
- * is fed one delimiter at a time so that its parts are the tap's (see
- * http__upload_feed in upload.c). Refused: a second `file` part, a nested
- * multipart part, a post processor call that does not continue the file
- * part (MHD_PostDataIterator offsets).
+ * of our own). The bytes of the part named `file` go to a temporary file
+ * (mkstemp in the given directory; written 128 KiB at a time, so that the
+ * small pieces libmicrohttpd reads do not each cost a write) while
+ * OpenSSL's EVP computes their SHA-256; at most `limit` bytes are
+ * accepted. The post processor reads part headers only in part (a quoted,
+ * lower-case name="…", no filename*), so a small tap watches the raw
+ * stream for the header block that follows each boundary delimiter
+ * ("\r\n--" boundary, RFC 2046 section 5.1.1), reads each header line (up
+ * to 8 KiB; a longer one is refused, never skipped) and decides which part
+ * is `file`; the part data themselves are only ever read from the post
+ * processor, which is fed one delimiter at a time so that its parts are
+ * the tap's (see http__upload_feed in upload.c). Refused: a second `file`
+ * part, a nested multipart part, a post processor call that does not
+ * continue the file part (MHD_PostDataIterator offsets).
  */
 #ifndef BINK_HTTP_UPLOAD_H
 #define BINK_HTTP_UPLOAD_H
