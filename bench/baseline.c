@@ -2,7 +2,8 @@
  * baseline.c: a bare libmicrohttpd responder, the yardstick of bench/run.sh.
  *
  * Same daemon flags as binkd's src/http/server.c (an internal epoll thread
- * per pool member, thread pool = online cores, suspend/resume allowed), and
+ * per pool member, thread pool = online cores, suspend/resume allowed, a
+ * 16 KiB memory pool per connection: HTTP__POOL_BYTES), and
  * a fixed small JSON envelope, the size of a getme answer, to every request.
  * Request bodies are read and dropped. No routing, no auth, no storage, no
  * logging: what is left is the HTTP cost binkd cannot go below.
@@ -73,6 +74,7 @@ int main(int argc, char **argv) {
       (uint16_t)port, NULL, NULL, answer, NULL,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
       MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
       MHD_OPTION_CONNECTION_TIMEOUT, 60u,
       MHD_OPTION_CONNECTION_LIMIT, 20000u,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
