@@ -178,14 +178,17 @@ bink_rc api_app_events(http_req *r) {
   if (!last) /* a new EventSource cannot set the header (docs/web.md) */
     last = MHD_lookup_connection_value(s->conn, MHD_GET_ARGUMENT_KIND,
                                        "last_event_id");
-  if (!live__parse_id(last, &s->last_id)) {
-    /* A new stream starts now: only what happens from here on. */
-    store_conn *c = store_reader(r->ctx->st);
-    if (!c || store_feed_last(c, &s->last_id) != BINK_OK) {
-      free(s);
-      return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
-    }
+  /* A new stream starts now: only what happens from here on. A resumed
+   * one goes on after its last id, but never after the newest row (an id
+   * from another database, or made up, would leave it silent). */
+  int64_t newest = 0;
+  store_conn *c = store_reader(r->ctx->st);
+  if (!c || store_feed_last(c, &newest) != BINK_OK) {
+    free(s);
+    return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
   }
+  if (!live__parse_id(last, &s->last_id) || s->last_id > newest)
+    s->last_id = newest;
   live__append(s, "retry: 2000\n\n", 13);
   /* The block size is the response's own buffer, which libmicrohttpd uses
    * only for a reply without chunked encoding (HTTP/1.0 clients); with

@@ -25,7 +25,8 @@
 #define UPLOAD__BOUNDARY_MIN 2        /* libmicrohttpd 0.9.75 refuses 1 */
 #define UPLOAD__LINE_MAX MEDIA_DISPOSITION_MAX /* one header line, bytes */
 #define UPLOAD__FLUSH_EVERY (2u << 20) /* bytes between writeback starts */
-#define UPLOAD__WBUF (128 * 1024)      /* file bytes gathered per write(2) */
+#define UPLOAD__WBUF (64 * 1024)       /* file bytes gathered per write(2):
+                                          held by a stalled upload too */
 
 struct http__upload {
   http_upload pub;

@@ -4,7 +4,7 @@
  *
  * The body is split by libmicrohttpd's post processor (RFC 7578; no parser
  * of our own). The bytes of the part named `file` go to a temporary file
- * (mkstemp in the given directory; written 128 KiB at a time, so that the
+ * (mkstemp in the given directory; written 64 KiB at a time, so that the
  * small pieces libmicrohttpd reads do not each cost a write) while
  * OpenSSL's EVP computes their SHA-256; at most `limit` bytes are
  * accepted. The post processor reads part headers only in part (a quoted,

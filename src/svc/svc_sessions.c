@@ -56,11 +56,15 @@ bink_rc svc_login_job(store_conn *c, void *arg, bink_err *err) {
 
 bink_rc svc_logout_job(store_conn *c, void *arg, bink_err *err) {
   svc_logout *op = arg;
+  /* Whose session it is (sign-out carries only the cookie), so that their
+   * streams opened with it look again at once and end (api_live.c). */
+  bink_account who;
+  bool known =
+      store_session_account(c, op->digest, op->x.now, &who) == BINK_OK;
   bink_rc rc = store_session_delete(c, op->digest);
   if (rc != BINK_OK && rc != BINK_ENOTFOUND)
     return svc__storage(rc, err);
-  /* Streams opened with this session look again and end (api_live.c). */
-  if (op->x.caller)
-    store_wake(c, STORE_WAKE_USER(op->x.caller->id));
+  if (known)
+    store_wake(c, STORE_WAKE_USER(who.id));
   return svc__out(&op->x, json_pack("{s:b}", "signed_out", 1), err);
 }

@@ -340,6 +340,21 @@ def test_sse_last_event_id_resumes(api):
     assert a["message_id"] not in [f["data"]["message_id"] for f in frames3]
 
 
+def test_sse_last_event_id_beyond_the_newest_starts_now(api):
+    """A Last-Event-ID past every row (made up, or from another database) does not
+    leave the stream silent until the ids catch up: it starts from now."""
+    owner, member, bot, gid = _world(api)
+    for bogus in ("99999999", "99999999999999999999"):
+        s = _open(api, owner.token, last_event_id=bogus)
+        try:
+            _ready(s)
+            m = api.app_send(owner.token, "after " + bogus, group_id=gid)
+            frames = s.until("message_new", lambda d: d["message_id"] == m["message_id"])
+        finally:
+            s.close()
+        assert [f["data"]["content"] for f in frames] == ["after " + bogus], frames
+
+
 def test_sse_ended_cleanly_by_sigterm(tmp_path):
     with running(tmp_path / "d") as srv:
         api = Api(srv)

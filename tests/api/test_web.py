@@ -154,3 +154,23 @@ def test_closed_registration(tmp_path):
         assert "registration" in r.json()["msg"]
     finally:
         assert s.stop() == 0
+
+
+def test_logout_ends_the_cookie_stream_at_once(api):
+    """A live stream opened with the session cookie ends as soon as that session
+    signs out, not at the next heartbeat (15 s)."""
+    import time
+    token, _, _ = login(api, uname("w"))
+    r = requests.get(api.url("/app/events"), stream=True, timeout=10,
+                     headers={"Cookie": f"bink_session={token}", "Origin": api.base})
+    try:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        assert next(lines).startswith(b"retry:")          # the stream is open
+        t0 = time.monotonic()
+        assert with_cookie(api, "/app/logout", token).json()["code"] == 200
+        for _ in lines:                                   # drains until the server ends it
+            pass
+        assert time.monotonic() - t0 < 5, "the stream outlived the sign-out"
+    finally:
+        r.close()
