@@ -219,3 +219,10 @@ bool bink_digest_equal(const unsigned char a[BINK_SHA256_LEN],
 {
   return CRYPTO_memcmp(a, b, BINK_SHA256_LEN) == 0;
 }
+
+bool bink_id_parse_as(const char *s, size_t len, bink_id_kind want,
+                      int64_t *n, char tag[BINK_ID_TAG_LEN + 1])
+{
+  bink_id_kind kind;
+  return bink_id_parse(s, len, &kind, n, tag) && kind == want;
+}

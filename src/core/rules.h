@@ -93,6 +93,11 @@ void bink_id_format(char out[BINK_ID_MAX], bink_id_kind kind, int64_t n,
 bool bink_id_parse(const char *s, size_t len, bink_id_kind *kind, int64_t *n,
                    char tag[BINK_ID_TAG_LEN + 1]);
 
+/* bink_id_parse for an id of one kind: false also for another kind (the
+ * stores answer BINK_ENOTFOUND then). */
+bool bink_id_parse_as(const char *s, size_t len, bink_id_kind want,
+                      int64_t *n, char tag[BINK_ID_TAG_LEN + 1]);
+
 /* The prefix of a kind without the underscore ("user", "bot", ...). */
 const char *bink_id_prefix(bink_id_kind kind);
 

@@ -94,10 +94,9 @@ bink_rc sqlite_file_get(store_conn *c, int64_t id, bink_file *out) {
 
 bink_rc sqlite_file_get_ext(store_conn *c, const char *ext, size_t len,
                            bink_file *out) {
-  bink_id_kind kind;
   int64_t n;
   char tag[BINK_ID_TAG_LEN + 1];
-  if (!bink_id_parse(ext, len, &kind, &n, tag) || kind != BINK_ID_FILE)
+  if (!bink_id_parse_as(ext, len, BINK_ID_FILE, &n, tag))
     return BINK_ENOTFOUND;
   bink_rc r = sqlite_file_get(c, n, out);
   if (r == BINK_OK && strcmp(out->tag, tag) != 0)
@@ -203,10 +202,9 @@ static void store__sticker_cols(sqlite3_stmt *st, bink_sticker *s) {
 bink_rc sqlite_sticker_get_ext(store_conn *c, const char *ext, size_t len,
                               bink_sticker *out) {
   memset(out, 0, sizeof *out);
-  bink_id_kind kind;
   int64_t n;
   char tag[BINK_ID_TAG_LEN + 1];
-  if (!bink_id_parse(ext, len, &kind, &n, tag) || kind != BINK_ID_STICKER)
+  if (!bink_id_parse_as(ext, len, BINK_ID_STICKER, &n, tag))
     return BINK_ENOTFOUND;
   sqlite3_stmt *st = store__stmt(c, SQL_STICKER_GET);
   if (!st)

@@ -787,10 +787,9 @@ bink_rc sqlite_group_get(store_conn *c, int64_t id, bink_group *out) {
 
 bink_rc sqlite_group_get_ext(store_conn *c, const char *ext, size_t len,
                             bink_group *out) {
-  bink_id_kind kind;
   int64_t n;
   char tag[BINK_ID_TAG_LEN + 1];
-  if (!bink_id_parse(ext, len, &kind, &n, tag) || kind != BINK_ID_GROUP)
+  if (!bink_id_parse_as(ext, len, BINK_ID_GROUP, &n, tag))
     return BINK_ENOTFOUND;
   bink_rc r = sqlite_group_get(c, n, out);
   if (r == BINK_OK && strcmp(out->tag, tag) != 0)
@@ -1061,10 +1060,9 @@ bink_rc sqlite_message_insert(store_conn *c, bink_message *m) {
 bink_rc sqlite_message_get_ext(store_conn *c, const char *ext, size_t len,
                               bink_message *out) {
   memset(out, 0, sizeof *out);
-  bink_id_kind kind;
   int64_t n;
   char tag[BINK_ID_TAG_LEN + 1];
-  if (!bink_id_parse(ext, len, &kind, &n, tag) || kind != BINK_ID_MSG)
+  if (!bink_id_parse_as(ext, len, BINK_ID_MSG, &n, tag))
     return BINK_ENOTFOUND;
   sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_GET);
   if (!st)

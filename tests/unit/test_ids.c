@@ -166,6 +166,20 @@ static void test_parse_honours_length(void **state)
   assert_int_equal(n, 1);
 }
 
+static void test_parse_as_checks_the_kind(void **state)
+{
+  char out[BINK_ID_MAX], tag[BINK_ID_TAG_LEN + 1];
+  int64_t n = 0;
+
+  (void)state;
+  bink_id_format(out, BINK_ID_GROUP, 35, TAG);
+  assert_true(bink_id_parse_as(out, strlen(out), BINK_ID_GROUP, &n, tag));
+  assert_int_equal(n, 35);
+  assert_string_equal(tag, TAG);
+  assert_false(bink_id_parse_as(out, strlen(out), BINK_ID_MSG, &n, tag));
+  assert_false(bink_id_parse_as("group_x", 7, BINK_ID_GROUP, &n, tag));
+}
+
 static void test_tokens(void **state)
 {
   static const char b64url[] =
@@ -246,6 +260,7 @@ int main(void)
     cmocka_unit_test(test_parse_outputs_optional),
     cmocka_unit_test(test_parse_rejects),
     cmocka_unit_test(test_parse_honours_length),
+    cmocka_unit_test(test_parse_as_checks_the_kind),
     cmocka_unit_test(test_tokens),
     cmocka_unit_test(test_sha256),
     cmocka_unit_test(test_token_digest),
