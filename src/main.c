@@ -18,6 +18,7 @@
 #include "http/authcache.h"
 #include "events/waiters.h"
 #include "log.h"
+#include "metrics.h"
 #include "store/store.h"
 #include "svc/files.h"
 
@@ -138,6 +139,7 @@ int main(int argc, char **argv) {
 
   main__raise_nofile();
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  metrics_init();
   store_set_commit_hook(ctx.st, main__on_commit, &ctx);
   ctx.waiters = ev_waiters_new();
   ctx.auth_cache = authcache_new(1024, 2000);

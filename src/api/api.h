@@ -73,6 +73,7 @@ bink_rc api_app_history(http_req *r);
 bink_rc api_app_commands(http_req *r);
 bink_rc api_app_blockbot(http_req *r);
 bink_rc api_healthz(http_req *r);
+bink_rc api_metrics(http_req *r);
 
 bink_rc api_bot_getupdates(http_req *r);
 bink_rc api_bot_setwebhook(http_req *r);

@@ -1,4 +1,6 @@
 /* api_common.c: the route table and the handlers both APIs share. */
+#include <microhttpd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -6,6 +8,9 @@
 #include "api/api_files.h"
 #include "api/api_web.h"
 #include "ctx.h"
+#include "events/dispatcher.h"
+#include "events/waiters.h"
+#include "metrics.h"
 
 const http_route api_routes[] = {
     /* Bot API (bot-api.md) */
@@ -71,6 +76,7 @@ const http_route api_routes[] = {
     {"/app/logout", api_app_logout, HTTP_AUTH_NONE, 0},
     /* operations */
     {"/healthz", api_healthz, HTTP_AUTH_NONE, HTTP_ROUTE_GET_ONLY},
+    {"/metrics", api_metrics, HTTP_AUTH_NONE, HTTP_ROUTE_GET_ONLY},
     {NULL, NULL, HTTP_AUTH_NONE, 0},
 };
 
@@ -170,4 +176,40 @@ bink_rc api_healthz(http_req *r) {
   if (store_ping(r->ctx->st) != BINK_OK)
     return http_fail(r, BINK_EUNAVAIL, "the database does not answer");
   return http_reply(r, json_pack("{s:s}", "status", "ok"));
+}
+
+/* GET /metrics (server.md): this node's counters, and gauges read now. The
+ * outbox is counted in the database (every node's events); when it does
+ * not answer, bink_database_up says 0 and the outbox gauge is left out. */
+bink_rc api_metrics(http_req *r) {
+  binkd_ctx *ctx = r->ctx;
+  metrics_gauges g = {.outbox_pending = -1, .database_up = 0};
+  store_stats st = {0};
+  store_stats_get(ctx->st, &st);
+  g.write_queue = st.write_queue;
+  store_conn *c = store_reader(ctx->st);
+  if (c && store_read_begin(c) == BINK_OK) {
+    int64_t n = 0;
+    if (store_events_pending_total(c, &n) == BINK_OK) {
+      g.outbox_pending = n;
+      g.database_up = 1;
+    }
+    store_read_end(c);
+  }
+  g.deliveries_running = ev_dispatcher_running(ctx->dispatcher);
+  g.waits_parked = (int64_t)ev_waiters_parked_requests(ctx->waiters);
+  size_t len = 0;
+  char *text = metrics_render(&g, &len);
+  if (!text)
+    return http_fail(r, BINK_EINTERNAL, "out of memory");
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+  if (!resp) {
+    free(text);
+    return http_fail(r, BINK_EINTERNAL, "out of memory");
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          METRICS_CONTENT_TYPE);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  return http_reply_raw(r, MHD_HTTP_OK, resp);
 }

@@ -16,6 +16,7 @@
 #include "core/session.h"
 #include "events/waiters.h"
 #include "http/session.h"
+#include "metrics.h"
 
 #define LIVE__HEARTBEAT_S 15.0 /* comment lines so dead peers are noticed */
 #define LIVE__BATCH 100
@@ -32,6 +33,7 @@ typedef struct live__stream {
   char *buf;
   size_t len, off, cap;
   bool failed;
+  bool counted; /* in the open-streams gauge (metrics.h) */
   double next_ping;
   ev_waiter wt;
   bool by_session;            /* opened with the web session cookie: */
@@ -146,6 +148,8 @@ static ssize_t live__read(void *cls, uint64_t pos, char *out, size_t max) {
 
 static void live__free(void *cls) {
   live__stream *s = cls;
+  if (s->counted)
+    metrics_streams_add(-1);
   free(s->buf);
   free(s);
 }
@@ -200,6 +204,8 @@ bink_rc api_app_events(http_req *r) {
     live__free(s);
     return http_fail(r, BINK_EINTERNAL, "out of memory");
   }
+  s->counted = true; /* from here on the response frees s (live__free) */
+  metrics_streams_add(1);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           "text/event-stream; charset=utf-8");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");

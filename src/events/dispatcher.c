@@ -13,6 +13,7 @@
 #include "core/events.h"
 #include "events/target.h"
 #include "log.h"
+#include "metrics.h"
 #include "svc/svc.h"
 
 #define DISPATCH__SCAN_MS 250      /* look at the outbox at least this often */
@@ -50,6 +51,7 @@ struct ev_dispatcher {
   pthread_t thread;
   atomic_bool stop;
   atomic_bool scan; /* a wake-up asked for a scan */
+  atomic_int running; /* transfers in XFER_RUNNING (for metrics) */
   dispatch__xfer *xfers; /* running or recording */
   pthread_mutex_t done_lock;
   dispatch__xfer *done; /* recorded: to be freed by the thread */
@@ -220,6 +222,7 @@ static store_due_answer dispatch__start(void *arg, store_delivery *dv) {
     dispatch__free(x);
     return STORE_DUE_STOP;
   }
+  atomic_fetch_add(&d->running, 1);
   x->next = d->xfers;
   d->xfers = x;
   return STORE_DUE_TAKE;
@@ -251,6 +254,7 @@ static void dispatch__finish(ev_dispatcher *d, dispatch__xfer *x,
   curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after);
   curl_multi_remove_handle(d->multi, x->easy);
   x->state = XFER_RECORDING;
+  atomic_fetch_sub(&d->running, 1);
 
   int64_t now_ms = dispatch__now_ms();
   store_attempt *a = &x->rec.a;
@@ -261,6 +265,11 @@ static void dispatch__finish(ev_dispatcher *d, dispatch__xfer *x,
   a->latency_ms = (int)(total_us / 1000);
   a->now = now_ms / 1000;
   bool ok = res == CURLE_OK && code >= 200 && code < 300;
+  metrics_delivery_outcome(ok                                 ? METRICS_DELIVERED
+                           : x->blocked                       ? METRICS_BLOCKED
+                           : res == CURLE_OPERATION_TIMEDOUT  ? METRICS_TIMEOUT
+                           : res != CURLE_OK ? METRICS_NETWORK_ERROR
+                                             : METRICS_HTTP_ERROR);
   if (ok) {
     a->state = 1;
     x->rec.error[0] = '\0';
@@ -398,6 +407,7 @@ bink_rc ev_dispatcher_start(store *st, const binkd_config *cfg,
   pthread_mutex_init(&d->done_lock, NULL);
   atomic_init(&d->stop, false);
   atomic_init(&d->scan, true);
+  atomic_init(&d->running, 0);
   d->multi = curl_multi_init();
   if (!d->multi ||
       pthread_create(&d->thread, NULL, dispatch__main, d) != 0) {
@@ -409,6 +419,10 @@ bink_rc ev_dispatcher_start(store *st, const binkd_config *cfg,
   }
   *out = d;
   return BINK_OK;
+}
+
+int ev_dispatcher_running(ev_dispatcher *d) {
+  return d ? atomic_load(&d->running) : 0;
 }
 
 void ev_dispatcher_wake(ev_dispatcher *d) {

@@ -30,6 +30,9 @@ bink_rc ev_dispatcher_start(store *st, const binkd_config *cfg,
 /* Asks the dispatcher to look at the outbox now (any thread). */
 void ev_dispatcher_wake(ev_dispatcher *d);
 
+/* Webhook requests under way now (any thread; 0 for NULL). */
+int ev_dispatcher_running(ev_dispatcher *d);
+
 /* Stops the thread: attempts in flight are abandoned unrecorded (they run
  * again after the next start) and everything is freed. NULL is allowed. */
 void ev_dispatcher_stop(ev_dispatcher *d);

@@ -22,6 +22,7 @@ struct ev_waiters {
   bool stopping;
   bool timer_started;
   size_t parked;
+  size_t parked_streams; /* of them, event streams (wt->resume set) */
   waiters__slot *buckets[WAITERS__BUCKETS];
 };
 
@@ -58,6 +59,7 @@ static void waiters__unlink(ev_waiters *w, waiters__slot *s, ev_waiter *wt) {
     wt->next->prev = wt->prev;
   wt->prev = wt->next = NULL;
   w->parked--;
+  w->parked_streams -= wt->resume != NULL;
 }
 
 /* Takes wt out and resumes its request (lock held). */
@@ -180,6 +182,7 @@ bink_rc ev_waiters_park(ev_waiters *w, ev_waiter *wt, uint64_t gen,
     s->head->prev = wt;
   s->head = wt;
   w->parked++;
+  w->parked_streams += wt->resume != NULL;
   /* Suspend under the lock: a wake-up cannot resume it before this. */
   if (wt->suspend)
     wt->suspend(wt);
@@ -219,4 +222,13 @@ void ev_waiters_kick(ev_waiters *w, uint64_t key) {
   while (s && s->head)
     waiters__fire(w, s, s->head, EV_WAKE_SUPERSEDED);
   pthread_mutex_unlock(&w->lock);
+}
+
+size_t ev_waiters_parked_requests(ev_waiters *w) {
+  if (!w)
+    return 0;
+  pthread_mutex_lock(&w->lock);
+  size_t n = w->parked - w->parked_streams;
+  pthread_mutex_unlock(&w->lock);
+  return n;
 }

@@ -74,6 +74,10 @@ void ev_waiters_wake(ev_waiters *w, const uint64_t *keys, size_t n);
 /* Ends every request parked under key with EV_WAKE_SUPERSEDED (a newer
  * getupdates of the same bot arrived). */
 void ev_waiters_kick(ev_waiters *w, uint64_t key);
+/* How many requests are parked now (long polls and clickbutton waits), not
+ * counting event streams between events (any thread; 0 for NULL). */
+size_t ev_waiters_parked_requests(ev_waiters *w);
+
 /* Wakes every parked waiter as if its key had fired (STORE_WAKE_ALL). */
 void ev_waiters_wake_all(ev_waiters *w);
 

@@ -33,6 +33,7 @@
 #include "http/session.h"
 #include "http/upload.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HTTP__PATH_MAX 256
 #define HTTP__UPLOAD_SLACK (1024 * 1024) /* multipart framing and ignored
@@ -141,6 +142,7 @@ struct http__streamed {
   int kind; /* HTTP__SLOT_STREAM */
   struct timespec started;
   int status;
+  int endpoint; /* metrics.h */
   uint64_t bytes_out;
   const char *request_id, *method, *path, *caller; /* in text */
   char text[];
@@ -605,6 +607,12 @@ static void http__release(http_req *r) {
   }
 }
 
+/* The route's index in the table, for metrics (METRICS_NO_ENDPOINT when
+ * the request matched none). */
+static int http__endpoint(const http_server *s, const http_route *rt) {
+  return rt ? (int)(rt - s->routes) : METRICS_NO_ENDPOINT;
+}
+
 /* A stream's reply is queued: libmicrohttpd will not call the handler for
  * this request again, so all that is left to do is its access-log line at
  * the end. Keeps that and frees the rest. Without memory for the small
@@ -621,6 +629,7 @@ static void http__become_stream(http_req *r) {
   t->kind = HTTP__SLOT_STREAM;
   t->started = p->started;
   t->status = p->status;
+  t->endpoint = http__endpoint(p->server, r->route);
   t->bytes_out = p->bytes_out;
   char *w = t->text;
   t->request_id = memcpy(w, id, ni);
@@ -1122,8 +1131,10 @@ static void http__completed(void *cls, struct MHD_Connection *conn,
     return;
   if (*kind == HTTP__SLOT_STREAM) {
     struct http__streamed *t = *con_cls;
-    binkd_log_access(t->request_id, t->method, t->path,
-                     t->status ? t->status : 499, http__ms_since(&t->started),
+    int status = t->status ? t->status : 499;
+    double ms = http__ms_since(&t->started);
+    metrics_request(t->endpoint, status, ms / 1e3);
+    binkd_log_access(t->request_id, t->method, t->path, status, ms,
                      t->bytes_out, t->caller);
     free(t);
     *con_cls = NULL;
@@ -1133,11 +1144,14 @@ static void http__completed(void *cls, struct MHD_Connection *conn,
   struct http__reqmem *m = *con_cls;
   http_req *r = &m->req;
   struct http_req__private *p = r->priv;
-  if (p->method[0])
+  if (p->method[0]) {
+    int status = p->status ? p->status : 499;
+    double ms = http__ms_since(&p->started);
+    metrics_request(http__endpoint(s, r->route), status, ms / 1e3);
     binkd_log_access(r->request_id[0] ? r->request_id : "-", p->method,
-                     p->path, p->status ? p->status : 499,
-                     http__ms_since(&p->started), p->bytes_out,
+                     p->path, status, ms, p->bytes_out,
                      r->authenticated ? r->caller.ext_id : "-");
+  }
   http__release(r);
   free(m);
   *con_cls = NULL;
@@ -1198,6 +1212,8 @@ bink_rc http_server_start(binkd_ctx *ctx, const http_route *routes,
     return bink_fail(err, BINK_EUNAVAIL, "out of memory");
   s->routes = routes;
   s->ctx = ctx;
+  for (int i = 0; routes[i].path; i++)
+    metrics_endpoint_name(i, routes[i].path);
   s->ratelimit = http_ratelimit_new(ctx->cfg->rate_limit);
   atomic_init(&s->inflight, 0);
   atomic_init(&s->stopping, false);

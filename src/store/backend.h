@@ -13,6 +13,7 @@ typedef struct store_backend {
   const char *name; /* "sqlite", "postgresql" */
   void (*close)(store *s);
   bink_rc (*ping)(store *s);
+  void (*stats_get)(store *s, store_stats *out);
   bink_rc (*submit)(store *s, store_job *job);
   bink_rc (*write)(store *s, store_job_fn fn, void *arg, bink_err *err);
   store_conn *(*reader)(store *s);
@@ -93,6 +94,7 @@ typedef struct store_backend {
   bink_rc (*events_pending)(store_conn *c, int64_t bot_id, int64_t from,
                             int limit, json_t *out_array);
   bink_rc (*events_pending_count)(store_conn *c, int64_t bot_id, int64_t *n);
+  bink_rc (*events_pending_total)(store_conn *c, int64_t *n);
   bink_rc (*events_drop)(store_conn *c, int64_t bot_id);
   bink_rc (*events_expire)(store_conn *c, int64_t cutoff);
   bink_rc (*deliveries_due)(
@@ -155,6 +157,7 @@ bink_rc sqlite_open(const char *uri, const store_options *opt, store **out,
                     bink_err *err);
 void sqlite_close(store *s);
 bink_rc sqlite_ping(store *s);
+void sqlite_stats_get(store *s, store_stats *out);
 bink_rc sqlite_submit(store *s, store_job *job);
 bink_rc sqlite_write(store *s, store_job_fn fn, void *arg, bink_err *err);
 store_conn *sqlite_reader(store *s);
@@ -237,6 +240,7 @@ bink_rc sqlite_events_confirm(store_conn *c, int64_t bot_id, int64_t before);
 bink_rc sqlite_events_pending(store_conn *c, int64_t bot_id, int64_t from,
                               int limit, json_t *out_array);
 bink_rc sqlite_events_pending_count(store_conn *c, int64_t bot_id, int64_t *n);
+bink_rc sqlite_events_pending_total(store_conn *c, int64_t *n);
 bink_rc sqlite_events_drop(store_conn *c, int64_t bot_id);
 bink_rc sqlite_events_expire(store_conn *c, int64_t cutoff);
 bink_rc sqlite_deliveries_due(
@@ -301,6 +305,7 @@ bink_rc pg_open(const char *uri, const store_options *opt, store **out,
                 bink_err *err);
 void pg_close(store *s);
 bink_rc pg_ping(store *s);
+void pg_stats_get(store *s, store_stats *out);
 bink_rc pg_submit(store *s, store_job *job);
 bink_rc pg_write(store *s, store_job_fn fn, void *arg, bink_err *err);
 store_conn *pg_reader(store *s);
@@ -380,6 +385,7 @@ bink_rc pg_events_confirm(store_conn *c, int64_t bot_id, int64_t before);
 bink_rc pg_events_pending(store_conn *c, int64_t bot_id, int64_t from,
                           int limit, json_t *out_array);
 bink_rc pg_events_pending_count(store_conn *c, int64_t bot_id, int64_t *n);
+bink_rc pg_events_pending_total(store_conn *c, int64_t *n);
 bink_rc pg_events_drop(store_conn *c, int64_t bot_id);
 bink_rc pg_events_expire(store_conn *c, int64_t cutoff);
 bink_rc pg_deliveries_due(store_conn *c, int64_t now_ms, int64_t lease_ms,

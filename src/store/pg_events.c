@@ -51,6 +51,8 @@ static const char SQL_PENDING[] =
     "AND update_id >= $2 ORDER BY update_id LIMIT $3";
 static const char SQL_PENDING_COUNT[] =
     "SELECT count(*) FROM events WHERE bot_id = $1 AND state = 0";
+static const char SQL_PENDING_TOTAL[] =
+    "SELECT count(*) FROM events WHERE state = 0";
 static const char SQL_DROP[] =
     "UPDATE events SET state = 4 WHERE bot_id = $1 AND state = 0";
 /* The bots with pending events created before $1, locked in id order. */
@@ -248,7 +250,9 @@ bink_rc pg_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
   if (rc != BINK_OK)
     return rc;
   const char *h[3] = {p[0], chat_key, p[1]};
-  return pg__cmd(c, SQL_HEAD_ADD, 3, h, NULL);
+  if ((rc = pg__cmd(c, SQL_HEAD_ADD, 3, h, NULL)) == BINK_OK)
+    c->job_events++;
+  return rc;
 }
 
 bink_rc pg_bot_set_allowed_events(store_conn *c, int64_t bot_id,
@@ -321,6 +325,18 @@ bink_rc pg_events_pending_count(store_conn *c, int64_t bot_id, int64_t *n) {
   const char *p[1] = {pg__i(&nb, bot_id)};
   bink_rc rc;
   PGresult *r = pg__run(c, SQL_PENDING_COUNT, 1, p, &rc);
+  if (!r)
+    return rc;
+  if (PQntuples(r) > 0)
+    *n = pg__i64(r, 0, 0);
+  PQclear(r);
+  return BINK_OK;
+}
+
+bink_rc pg_events_pending_total(store_conn *c, int64_t *n) {
+  *n = 0;
+  bink_rc rc;
+  PGresult *r = pg__run(c, SQL_PENDING_TOTAL, 0, NULL, &rc);
   if (!r)
     return rc;
   if (PQntuples(r) > 0)

@@ -56,6 +56,7 @@ struct store_conn {
    * with another transaction (SQLSTATE 40P01, 40001): the writer runs the
    * job again after its batch (store_pg.c). Set by pg__run. */
   bool lock_cycle;
+  unsigned job_events; /* outbox rows the running job inserted (writer) */
   struct store_conn *next; /* in owner's list */
 };
 

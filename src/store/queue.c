@@ -9,6 +9,7 @@
 
 void store_queue_init(store_queue *q) {
   memset(q, 0, sizeof *q);
+  atomic_init(&q->depth, 0);
   pthread_mutex_init(&q->lock, NULL);
   pthread_cond_init(&q->cv, NULL);
 }
@@ -30,6 +31,7 @@ bink_rc store_queue_submit(store_queue *q, store_job *job) {
   else
     q->head = job;
   q->tail = job;
+  atomic_fetch_add_explicit(&q->depth, 1, memory_order_relaxed);
   pthread_cond_signal(&q->cv);
   pthread_mutex_unlock(&q->lock);
   return BINK_OK;
@@ -57,8 +59,10 @@ store_job *store_queue_take(store_queue *q, int max, int idle_s, bool *idle) {
   }
   store_job *batch = q->head, *last = batch;
   if (batch) {
-    for (int n = 1; n < max && last->next; n++)
+    int n = 1;
+    for (; n < max && last->next; n++)
       last = last->next;
+    atomic_fetch_sub_explicit(&q->depth, n, memory_order_relaxed);
     q->head = last->next;
     if (!q->head)
       q->tail = NULL;
@@ -66,6 +70,10 @@ store_job *store_queue_take(store_queue *q, int max, int idle_s, bool *idle) {
   }
   pthread_mutex_unlock(&q->lock);
   return batch;
+}
+
+long store_queue_depth(store_queue *q) {
+  return atomic_load_explicit(&q->depth, memory_order_relaxed);
 }
 
 void store_queue_stop(store_queue *q) {

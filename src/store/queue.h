@@ -10,6 +10,7 @@
 #define BINK_STORE_QUEUE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "store/store.h"
@@ -18,6 +19,7 @@ typedef struct store_queue {
   pthread_mutex_t lock;
   pthread_cond_t cv;
   store_job *head, *tail;
+  atomic_long depth; /* jobs queued, not yet taken (read without the lock) */
   bool stopping;
 } store_queue;
 
@@ -35,6 +37,9 @@ bink_rc store_queue_submit(store_queue *q, store_job *job);
  * that many seconds without a job and returns NULL with *idle set (idle may
  * be NULL when idle_s is 0). NULL with *idle false: stopped and empty. */
 store_job *store_queue_take(store_queue *q, int max, int idle_s, bool *idle);
+
+/* How many jobs are queued and not yet taken (any thread, no lock). */
+long store_queue_depth(store_queue *q);
 
 /* Refuses new jobs and wakes every waiting writer. */
 void store_queue_stop(store_queue *q);

@@ -25,6 +25,8 @@ static const char SQL_PENDING[] =
     "AND update_id >= ?2 ORDER BY update_id LIMIT ?3";
 static const char SQL_PENDING_COUNT[] =
     "SELECT count(*) FROM events WHERE bot_id = ?1 AND state = 0";
+static const char SQL_PENDING_TOTAL[] =
+    "SELECT count(*) FROM events WHERE state = 0";
 static const char SQL_DROP[] =
     "UPDATE events SET state = 4 WHERE bot_id = ?1 AND state = 0";
 static const char SQL_EXPIRE_DEAD[] =
@@ -222,7 +224,9 @@ bink_rc sqlite_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
   sqlite3_bind_int64(st, 1, bot_id);
   sqlite3_bind_text(st, 2, chat_key, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, update_id);
-  return store__step_done(c, st);
+  if ((rc = store__step_done(c, st)) == BINK_OK)
+    c->job_events++;
+  return rc;
 }
 
 bink_rc sqlite_bot_set_allowed_events(store_conn *c, int64_t bot_id,
@@ -295,6 +299,15 @@ bink_rc sqlite_events_pending_count(store_conn *c, int64_t bot_id,
   if (!st)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, bot_id);
+  int rc = sqlite3_step(st);
+  *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  return events__done(c, st, rc);
+}
+
+bink_rc sqlite_events_pending_total(store_conn *c, int64_t *n) {
+  sqlite3_stmt *st = store__stmt(c, SQL_PENDING_TOTAL);
+  if (!st)
+    return BINK_EUNAVAIL;
   int rc = sqlite3_step(st);
   *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   return events__done(c, st, rc);

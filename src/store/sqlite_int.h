@@ -25,6 +25,7 @@ struct store_conn {
   store *owner;
   const char *keys[STORE__CACHE];      /* SQL text addresses */
   sqlite3_stmt *stmts[STORE__CACHE];
+  unsigned job_events; /* outbox rows the running job inserted (writer) */
   struct store_conn *next; /* in owner's list of readers */
 };
 

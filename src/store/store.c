@@ -34,6 +34,10 @@ void store_close(store *s) {
 
 bink_rc store_ping(store *s) { return STORE__BE(s)->ping(s); }
 
+void store_stats_get(store *s, store_stats *out) {
+  STORE__BE(s)->stats_get(s, out);
+}
+
 bink_rc store_submit(store *s, store_job *job) {
   return STORE__BE(s)->submit(s, job);
 }
@@ -252,6 +256,10 @@ bink_rc store_events_pending_count(store_conn *c, int64_t bot_id, int64_t *n) {
   return STORE__BE(c)->events_pending_count(c, bot_id, n);
 }
 
+bink_rc store_events_pending_total(store_conn *c, int64_t *n) {
+  return STORE__BE(c)->events_pending_total(c, n);
+}
+
 bink_rc store_events_drop(store_conn *c, int64_t bot_id) {
   return STORE__BE(c)->events_drop(c, bot_id);
 }
@@ -401,6 +409,7 @@ const store_backend store__sqlite = {
     .name = "sqlite",
     .close = sqlite_close,
     .ping = sqlite_ping,
+    .stats_get = sqlite_stats_get,
     .submit = sqlite_submit,
     .write = sqlite_write,
     .reader = sqlite_reader,
@@ -448,6 +457,7 @@ const store_backend store__sqlite = {
     .events_confirm = sqlite_events_confirm,
     .events_pending = sqlite_events_pending,
     .events_pending_count = sqlite_events_pending_count,
+    .events_pending_total = sqlite_events_pending_total,
     .events_drop = sqlite_events_drop,
     .events_expire = sqlite_events_expire,
     .deliveries_due = sqlite_deliveries_due,
@@ -482,6 +492,7 @@ const store_backend store__pg = {
     .name = "postgresql",
     .close = pg_close,
     .ping = pg_ping,
+    .stats_get = pg_stats_get,
     .submit = pg_submit,
     .write = pg_write,
     .reader = pg_reader,
@@ -529,6 +540,7 @@ const store_backend store__pg = {
     .events_confirm = pg_events_confirm,
     .events_pending = pg_events_pending,
     .events_pending_count = pg_events_pending_count,
+    .events_pending_total = pg_events_pending_total,
     .events_drop = pg_events_drop,
     .events_expire = pg_events_expire,
     .deliveries_due = pg_deliveries_due,

@@ -50,6 +50,12 @@ void store_close(store *s);
 /* BINK_OK when the database answers a trivial query (for /healthz). */
 bink_rc store_ping(store *s);
 
+/* What the store holds in this process now, for GET /metrics. */
+typedef struct store_stats {
+  long write_queue; /* jobs submitted and not yet taken by a writer */
+} store_stats;
+void store_stats_get(store *s, store_stats *out);
+
 /* ---- writes ---- */
 typedef bink_rc (*store_job_fn)(store_conn *c, void *arg, bink_err *err);
 
@@ -59,6 +65,8 @@ typedef struct store_job {
   void *arg;
   bink_rc rc;                          /* set before done() */
   bink_err err;
+  unsigned events;                     /* outbox events it inserted (set by
+                                          the store, for metrics) */
   struct store_job *next;              /* the store's */
 } store_job;
 
@@ -231,6 +239,8 @@ bink_rc store_events_confirm(store_conn *c, int64_t bot_id, int64_t before);
 bink_rc store_events_pending(store_conn *c, int64_t bot_id, int64_t from,
                              int limit, json_t *out_array);
 bink_rc store_events_pending_count(store_conn *c, int64_t bot_id, int64_t *n);
+/* Pending events of every bot (GET /metrics). */
+bink_rc store_events_pending_total(store_conn *c, int64_t *n);
 /* drop_pending: pending events become dropped. */
 bink_rc store_events_drop(store_conn *c, int64_t bot_id);
 /* Pending events created before cutoff become dead; confirmed, delivered

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define PG__BATCH_MAX 256
 #define PG__WRITERS_DEFAULT 2
@@ -624,7 +625,9 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     }
     fresh = false;
     size_t feed_mark = c->nfeed;
+    c->job_events = 0;
     j->rc = j->fn(c, j->arg, &j->err);
+    j->events = c->job_events;
     if (j->rc != BINK_OK)
       pg__feed_truncate(c, feed_mark); /* undone with the job */
     PGTransactionStatusType ts =
@@ -669,6 +672,11 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
       s->hook(s->hook_arg, c->wake, c->nwake);
     c->nwake = 0;
   }
+  uint64_t produced = 0;
+  for (store_job *j = batch; j; j = j->next)
+    produced += j->rc == BINK_OK ? j->events : 0;
+  if (produced)
+    metrics_events_produced(produced);
   while (batch) {
     store_job *next = batch->next;
     batch->next = NULL;
@@ -902,6 +910,10 @@ void pg_read_end(store_conn *c) {
 }
 
 static const char SQL_PING[] = "SELECT 1";
+
+void pg_stats_get(store *s, store_stats *out) {
+  out->write_queue = store_queue_depth(&s->queue);
+}
 
 bink_rc pg_ping(store *s) {
   store_conn *c = pg_reader(s);

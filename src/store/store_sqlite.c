@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* ---------------------------------------------------------------------- */
 /* Every statement, prepared once per connection on first use.             */
@@ -339,7 +340,9 @@ static void store__run_batch(store *s, store_job *batch) {
       j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
       continue;
     }
+    c->job_events = 0;
     j->rc = j->fn(c, j->arg, &j->err);
+    j->events = c->job_events;
     if (!sqlite3_get_autocommit(c->db)) { /* else the savepoint is gone */
       if (j->rc != BINK_OK)
         store__exec(c, SQL_ROLLBACK_TO);
@@ -366,6 +369,11 @@ static void store__run_batch(store *s, store_job *batch) {
       s->hook(s->hook_arg, s->wake, s->nwake);
     s->nwake = 0;
   }
+  uint64_t produced = 0;
+  for (store_job *j = batch; j; j = j->next)
+    produced += j->rc == BINK_OK ? j->events : 0;
+  if (produced)
+    metrics_events_produced(produced);
   while (batch) {
     store_job *next = batch->next;
     batch->next = NULL;
@@ -513,6 +521,10 @@ store_conn *sqlite_reader(store *s) {
 bink_rc sqlite_read_begin(store_conn *c) { return store__exec(c, SQL_BEGIN_READ); }
 
 void sqlite_read_end(store_conn *c) { store__exec(c, SQL_COMMIT); }
+
+void sqlite_stats_get(store *s, store_stats *out) {
+  out->write_queue = store_queue_depth(&s->queue);
+}
 
 bink_rc sqlite_ping(store *s) {
   store_conn *c = sqlite_reader(s);
