@@ -8,7 +8,7 @@ PACKAGES=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
   libcurl4-openssl-dev libmagic-dev libssl-dev
   libcmocka-dev
-  python3 python3-pytest python3-requests
+  python3 python3-pytest python3-requests python3-prometheus-client
   sqlite3 wrk
   postgresql-15 postgresql-client-15
   chromium nodejs
