@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
+
 void store_queue_init(store_queue *q) {
   memset(q, 0, sizeof *q);
   atomic_init(&q->depth, 0);
@@ -70,6 +72,20 @@ store_job *store_queue_take(store_queue *q, int max, int idle_s, bool *idle) {
   }
   pthread_mutex_unlock(&q->lock);
   return batch;
+}
+
+void store_queue_finish(store_job *batch) {
+  uint64_t produced = 0;
+  for (store_job *j = batch; j; j = j->next)
+    produced += j->rc == BINK_OK ? j->events : 0;
+  if (produced)
+    metrics_events_produced(produced);
+  while (batch) {
+    store_job *next = batch->next;
+    batch->next = NULL;
+    batch->done(batch); /* may free or reuse the job */
+    batch = next;
+  }
 }
 
 long store_queue_depth(store_queue *q) {

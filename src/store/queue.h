@@ -38,6 +38,11 @@ bink_rc store_queue_submit(store_queue *q, store_job *job);
  * be NULL when idle_s is 0). NULL with *idle false: stopped and empty. */
 store_job *store_queue_take(store_queue *q, int max, int idle_s, bool *idle);
 
+/* A batch has committed or failed (each job's rc says which): counts the
+ * outbox events of the committed ones (metrics.h) and calls each job's done,
+ * in order. A done may free or reuse its job. */
+void store_queue_finish(store_job *batch);
+
 /* How many jobs are queued and not yet taken (any thread, no lock). */
 long store_queue_depth(store_queue *q);
 

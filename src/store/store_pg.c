@@ -32,7 +32,6 @@
 #include <time.h>
 
 #include "log.h"
-#include "metrics.h"
 
 #define PG__BATCH_MAX 256
 #define PG__WRITERS_DEFAULT 2
@@ -667,22 +666,10 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     pg__simple(c, "ROLLBACK");
   }
   pg__feed_truncate(c, 0);
-  if (c->nwake) {
-    if (s->hook)
-      s->hook(s->hook_arg, c->wake, c->nwake);
-    c->nwake = 0;
-  }
-  uint64_t produced = 0;
-  for (store_job *j = batch; j; j = j->next)
-    produced += j->rc == BINK_OK ? j->events : 0;
-  if (produced)
-    metrics_events_produced(produced);
-  while (batch) {
-    store_job *next = batch->next;
-    batch->next = NULL;
-    batch->done(batch); /* may free or reuse the job */
-    batch = next;
-  }
+  if (c->nwake && s->hook)
+    s->hook(s->hook_arg, c->wake, c->nwake);
+  c->nwake = 0;
+  store_queue_finish(batch);
   if (again)
     pg__run_batch(s, c, again, round + 1);
 }

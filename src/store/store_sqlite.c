@@ -17,7 +17,6 @@
 #include <time.h>
 
 #include "log.h"
-#include "metrics.h"
 
 /* ---------------------------------------------------------------------- */
 /* Every statement, prepared once per connection on first use.             */
@@ -364,22 +363,10 @@ static void store__run_batch(store *s, store_job *batch) {
       if (k->rc == BINK_OK)
         k->rc = bink_fail(&k->err, BINK_EUNAVAIL, "storage unavailable");
   }
-  if (s->nwake) {
-    if (s->hook)
-      s->hook(s->hook_arg, s->wake, s->nwake);
-    s->nwake = 0;
-  }
-  uint64_t produced = 0;
-  for (store_job *j = batch; j; j = j->next)
-    produced += j->rc == BINK_OK ? j->events : 0;
-  if (produced)
-    metrics_events_produced(produced);
-  while (batch) {
-    store_job *next = batch->next;
-    batch->next = NULL;
-    batch->done(batch); /* may free or reuse the job */
-    batch = next;
-  }
+  if (s->nwake && s->hook)
+    s->hook(s->hook_arg, s->wake, s->nwake);
+  s->nwake = 0;
+  store_queue_finish(batch);
 }
 
 /* After this long without writes the writer gives memory back: its page
