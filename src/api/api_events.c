@@ -31,11 +31,6 @@ typedef struct api__poll {
   bool parked; /* waited at least once: a failing look waits on */
 } api__poll;
 
-/* A parked poll whose look failed (the database is away: PostgreSQL
- * restarting) looks again this often until its timeout, instead of
- * ending with 503: it answers 503 only if the last look fails too. */
-#define API__POLL_RETRY_S 0.5
-
 static bink_rc api__poll_read(store_conn *c, void *op, bink_err *err) {
   return svc_updates_read(c, op, err);
 }
@@ -49,23 +44,20 @@ static bink_rc api__poll_look(http_req *r) {
   for (;;) {
     uint64_t gen = ev_waiters_generation(r->ctx->waiters, key);
     bink_rc rc = api__look(r, api__poll_read, &p->op);
-    double now = ev_now();
-    bool retry = rc == BINK_EUNAVAIL && p->parked && now < p->deadline &&
-                 p->wt.reason != EV_WAKE_SHUTDOWN;
-    if (rc != BINK_OK && !retry)
+    if (rc != BINK_OK && rc != BINK_EUNAVAIL)
       return rc;
-    if (retry) {
-      r->err.code = BINK_OK;
-      r->err.msg[0] = '\0';
-    } else if (json_array_size(r->out) > 0 || now >= p->deadline ||
-               p->wt.reason == EV_WAKE_SHUTDOWN) {
+    switch (ev_poll_after_look(&p->wt, &p->parked, p->deadline,
+                               rc == BINK_OK, json_array_size(r->out) > 0)) {
+    case EV_POLL_FAIL:
+      return rc;
+    case EV_POLL_ANSWER:
       return api_reply_out(r);
+    case EV_POLL_PARK:
+      break;
     }
-    p->parked = true;
+    r->err.code = BINK_OK; /* a failed look waits on */
+    r->err.msg[0] = '\0';
     p->wt.key = key;
-    p->wt.deadline = retry && now + API__POLL_RETRY_S < p->deadline
-                         ? now + API__POLL_RETRY_S
-                         : p->deadline;
     p->wt.exclusive = true;
     p->wt.req = r;
     rc = ev_waiters_park(r->ctx->waiters, &p->wt, gen, api__poll_look);

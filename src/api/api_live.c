@@ -20,8 +20,7 @@
 
 #define LIVE__HEARTBEAT_S 15.0 /* comment lines so dead peers are noticed */
 #define LIVE__BATCH 100
-#define LIVE__RETRY_S 0.5 /* a failed look is tried again this soon */
-#define LIVE__BLOCK 256   /* see api_app_events */
+#define LIVE__BLOCK 256 /* see api_app_events */
 
 /* ---- SSE ---- */
 
@@ -131,8 +130,8 @@ static ssize_t live__read(void *cls, uint64_t pos, char *out, size_t max) {
       continue;
     }
     s->wt.key = key;
-    s->wt.deadline = retry && now + LIVE__RETRY_S < s->next_ping
-                         ? now + LIVE__RETRY_S
+    s->wt.deadline = retry && now + EV_POLL_RETRY_S < s->next_ping
+                         ? now + EV_POLL_RETRY_S
                          : s->next_ping;
     s->wt.exclusive = false;
     s->wt.suspend = live__suspend;
@@ -250,24 +249,18 @@ static bink_rc live__poll_look(http_req *r) {
                            live__collect, list);
       store_read_end(c);
     }
-    double now = ev_now();
-    /* As getupdates: once parked, a failing look (the database away)
-     * waits on and looks again; 503 only when the first or last fails. */
-    bool retry = rc != BINK_OK && p->parked && now < p->deadline &&
-                 p->wt.reason != EV_WAKE_SHUTDOWN;
-    if (rc != BINK_OK && !retry) {
+    switch (ev_poll_after_look(&p->wt, &p->parked, p->deadline,
+                               rc == BINK_OK, json_array_size(list) > 0)) {
+    case EV_POLL_FAIL:
       json_decref(list);
       return http_fail(r, BINK_EUNAVAIL, "storage unavailable");
-    }
-    if (!retry && (json_array_size(list) || now >= p->deadline ||
-                   p->wt.reason == EV_WAKE_SHUTDOWN))
+    case EV_POLL_ANSWER:
       return http_reply(r, json_pack("{s:o}", "events", list));
+    case EV_POLL_PARK:
+      break;
+    }
     json_decref(list);
-    p->parked = true;
     p->wt.key = key;
-    p->wt.deadline = retry && now + LIVE__RETRY_S < p->deadline
-                         ? now + LIVE__RETRY_S
-                         : p->deadline;
     p->wt.req = r;
     rc = ev_waiters_park(r->ctx->waiters, &p->wt, gen, live__poll_look);
     if (rc == BINK_AGAIN)

@@ -232,3 +232,21 @@ size_t ev_waiters_parked_requests(ev_waiters *w) {
   pthread_mutex_unlock(&w->lock);
   return n;
 }
+
+ev_poll_next ev_poll_after_look(ev_waiter *wt, bool *parked, double deadline,
+                                bool looked, bool found) {
+  double now = ev_now();
+  bool ending = now >= deadline || wt->reason == EV_WAKE_SHUTDOWN;
+  if (!looked) {
+    if (!*parked || ending)
+      return EV_POLL_FAIL;
+    double retry = now + EV_POLL_RETRY_S;
+    wt->deadline = retry < deadline ? retry : deadline;
+    return EV_POLL_PARK;
+  }
+  if (found || ending)
+    return EV_POLL_ANSWER;
+  *parked = true;
+  wt->deadline = deadline;
+  return EV_POLL_PARK;
+}

@@ -84,4 +84,23 @@ void ev_waiters_wake_all(ev_waiters *w);
 /* The monotonic clock in seconds, as deadlines use it. */
 double ev_now(void);
 
+/* What a long poll (getupdates, getevents) does after one look at the
+ * database: answer with what it found, fail with 503, or park. */
+typedef enum ev_poll_next {
+  EV_POLL_ANSWER, /* something found, the deadline passed, or shutdown */
+  EV_POLL_FAIL,   /* the look failed and waiting on would not help */
+  EV_POLL_PARK    /* park wt (its deadline is set) and look again */
+} ev_poll_next;
+
+/* The rule both long polls share: a poll that has parked once and whose
+ * look failed (the database away: PostgreSQL restarting) waits on and looks
+ * again every EV_POLL_RETRY_S until its deadline (seconds, ev_now()), and
+ * answers 503 only when its first or its last look fails. looked: the look
+ * succeeded; found: it found something to answer with. *parked is the
+ * poll's own flag (false at first); wt->reason is read (shutdown) and, for
+ * EV_POLL_PARK, wt->deadline set. */
+#define EV_POLL_RETRY_S 0.5
+ev_poll_next ev_poll_after_look(ev_waiter *wt, bool *parked, double deadline,
+                                bool looked, bool found);
+
 #endif
