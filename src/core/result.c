@@ -30,14 +30,21 @@ static void result__trim_utf8(char *msg, size_t len)
 bink_rc bink_fail(bink_err *e, bink_rc code, const char *fmt, ...)
 {
   va_list ap;
+
+  va_start(ap, fmt);
+  bink_vfail(e, code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+bink_rc bink_vfail(bink_err *e, bink_rc code, const char *fmt, va_list ap)
+{
   int n;
 
   if(!e)
     return code;
   e->code = code;
-  va_start(ap, fmt);
   n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-  va_end(ap);
   if(n < 0) {
     /* An encoding error: fall back to the generic text. */
     snprintf(e->msg, sizeof(e->msg), "%s", bink_rc_text(code));

@@ -45,6 +45,9 @@ typedef struct bink_err {
 bink_rc bink_fail(bink_err *e, bink_rc code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* bink_fail with a va_list (for other printf-like error setters). */
+bink_rc bink_vfail(bink_err *e, bink_rc code, const char *fmt, va_list ap);
+
 /* The generic message for a code ("ok", "not found", ...). Never NULL. */
 const char *bink_rc_text(bink_rc code);
 

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/rules.h"
 #include "ctx.h"
 #include "http/authcache.h"
 #include "http/ratelimit.h"
@@ -166,10 +167,9 @@ void *http_alloc(http_req *r, size_t n) {
 }
 
 bink_rc http_fail(http_req *r, bink_rc code, const char *fmt, ...) {
-  r->err.code = code;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->err.msg, sizeof r->err.msg, fmt, ap);
+  bink_vfail(&r->err, code, fmt, ap); /* keeps a cut message UTF-8 */
   va_end(ap);
   return code;
 }
@@ -698,7 +698,7 @@ static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                             get_only ? "GET, HEAD" : get ? "GET, POST" : "POST");
   }
-  if (status == 503)
+  if (status == 503 || p->respond_now) /* respond_now: body left unread */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   if (status == 429 && r->retry_after > 0) {
     char ra[24];
@@ -867,6 +867,19 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
     p->path[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)tolower(ch);
   }
   p->path[n] = '\0';
+  /* The path goes into error messages (JSON: UTF-8 only) and the log: a
+   * sequence cut by the length limit is dropped, and when the rest is not
+   * UTF-8 either, every byte from 0x80 up becomes '?' there. */
+  bool cut_short = strlen(url) >= sizeof p->path;
+  for (size_t cut = 1;
+       cut_short && cut <= 3 && cut <= n && !bink_utf8_valid(p->path, n);
+       cut++)
+    if (bink_utf8_valid(p->path, n - cut))
+      p->path[n -= cut] = '\0';
+  if (!bink_utf8_valid(p->path, n))
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)p->path[i] >= 0x80)
+        p->path[i] = '?';
   memcpy(p->raw_path, url, n);
   p->raw_path[n] = '\0';
   http__request_id(r);
@@ -902,6 +915,14 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
   if (cl && te) /* RFC 9112 6.3: ambiguous framing, a smuggling vector */
     return http_fail(r, BINK_EINVAL,
                      "send either Content-Length or Transfer-Encoding, not both");
+  if (te && strcasecmp(te, "chunked") != 0) {
+    /* libmicrohttpd reads a body only when the value is exactly "chunked"
+     * (any case) and would wait forever for the end of any other: answer
+     * now and close (RFC 9112 6.3). */
+    p->respond_now = true;
+    return http_fail(r, BINK_EINVAL,
+                     "Transfer-Encoding must be chunked (no other coding)");
+  }
   unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
   bool has_body = len > 0 || te != NULL;
   if (f & HTTP_ROUTE_UPLOAD)

@@ -217,6 +217,52 @@ def test_unknown_path_is_404_envelope(api, world):
         assert_error(r.status_code, api.body_of(r), 404)
 
 
+def test_unknown_path_with_invalid_utf8_or_cut_characters_is_404_envelope(api, world):
+    """The path is echoed in the message: bytes that are not UTF-8 must not turn the
+    404 into a 500 (the envelope is JSON), nor may a character cut by the length
+    limit."""
+    for path, shown in (("/%ff", "/?"), ("/bot/getme%c3", "/bot/getme?"),
+                        ("/app/%e4%bd%a0", "/app/\u4f60"),
+                        ("/" + "%e4%bd%a0" * 90, None), ("/a" + "%e4%bd%a0" * 90, None)):
+        r = api.request("POST", path, world.bot.token, json={})
+        body = api.body_of(r)
+        assert_error(r.status_code, body, 404)
+        if shown:
+            assert body["msg"] == "no such endpoint: " + shown, body
+        else:
+            assert body["msg"].startswith("no such endpoint: /"), body
+            assert set(body["msg"][len("no such endpoint: /"):]) <= {"a", "\u4f60"}, body
+
+
+def test_transfer_encoding_other_than_chunked_is_400_at_once(api, world):
+    """libmicrohttpd reads only chunked bodies; any other Transfer-Encoding used to
+    leave the request waiting forever. Now: 400, and the connection is closed."""
+    import socket
+    host, port = api.base.split("//", 1)[1].split(":")
+    body = json.dumps({"group_id": world.group, "message_type": "text",
+                       "content": "never stored"})
+    before = api.history_ids(world.owner.token, group_id=world.group)
+    for te, payload in (("gzip", body), ("gzip, chunked", f"{len(body):x}\r\n{body}\r\n0\r\n\r\n"),
+                        (" chunked ", f"{len(body):x}\r\n{body}\r\n0\r\n\r\n")):
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall((f"POST /bot/sendmessage HTTP/1.1\r\nHost: {host}\r\n"
+                       f"Authorization: Bearer {world.bot.token}\r\n"
+                       f"Content-Type: application/json\r\nTransfer-Encoding: {te}\r\n\r\n"
+                       + payload).encode())
+            got = b""
+            while True:  # the server closes: no waiting on a timeout here
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        head, _, rest = got.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), got[:200]
+        assert b"connection: close" in head.lower(), head
+        env = json.loads(rest)
+        assert env["code"] == 400 and "Transfer-Encoding" in env["msg"], env
+    assert api.history_ids(world.owner.token, group_id=world.group) == before
+
+
 # ---------------------------------------------------------------- authentication
 def test_missing_token_is_401_missing_bot_token(api):
     msg = api.err("/bot/getme", None, 401, json={})
