@@ -220,8 +220,8 @@ char *metrics_render(const metrics_gauges *g, size_t *len) {
   metrics__gauge(f, "bink_webhook_deliveries_running",
                  "Webhook requests under way.", g->deliveries_running);
   metrics__gauge(f, "bink_outbox_pending_events",
-                 "Events not yet delivered to a webhook or fetched with "
-                 "getupdates (all nodes).",
+                 "Events not yet delivered to a webhook nor confirmed by "
+                 "getupdates, of every node (counted every 5 s).",
                  g->outbox_pending);
   metrics__gauge(f, "bink_store_write_queue_jobs",
                  "Write jobs queued for this node's database writers.",

@@ -19,6 +19,11 @@
 #define DISPATCH__SCAN_MS 250      /* look at the outbox at least this often */
 #define DISPATCH__SCAN_BATCH 256   /* due events read per scan */
 #define DISPATCH__EXPIRE_S 60      /* dead-letter sweep period */
+/* The outbox's pending rows are counted on this thread, not on a request's
+ * (the count reads every pending row: ~1 ms per 1 000), at most this often
+ * and only while someone scrapes /metrics. */
+#define DISPATCH__COUNT_MS 5000
+#define DISPATCH__COUNT_WANTED_MS 60000
 #define DISPATCH__RETRY_AFTER_MAX 3600
 #define DISPATCH__LEASE_MARGIN_MS 5000 /* a lease outlives an attempt by this */
 
@@ -40,6 +45,7 @@ typedef struct dispatch__xfer {
   CURL *easy;
   struct curl_slist *headers;
   char *body;
+  size_t body_len, body_sent; /* dispatch__read's position */
   store_job job;
   svc_attempt rec;
 } dispatch__xfer;
@@ -52,6 +58,8 @@ struct ev_dispatcher {
   atomic_bool stop;
   atomic_bool scan; /* a wake-up asked for a scan */
   atomic_int running; /* transfers in XFER_RUNNING (for metrics) */
+  atomic_llong pending;     /* outbox's pending rows, -1 unknown (metrics) */
+  atomic_llong wanted_at;   /* ms of the last ev_dispatcher_outbox_pending */
   dispatch__xfer *xfers; /* running or recording */
   pthread_mutex_t done_lock;
   dispatch__xfer *done; /* recorded: to be freed by the thread */
@@ -98,6 +106,27 @@ static size_t dispatch__header(char *p, size_t size, size_t n, void *ud) {
       x->huge_retry_after = true;
   }
   return len;
+}
+
+/* The body, handed to libcurl once. With no way to rewind it
+ * (dispatch__no_rewind), libcurl cannot silently send the attempt a second
+ * time on a fresh connection when a reused one dies before an answer (it
+ * does for a POSTFIELDS body): the attempt fails instead and is retried by
+ * the back-off schedule, under the next X-Bink-Attempt number (events.md). */
+static size_t dispatch__read(char *out, size_t size, size_t n, void *ud) {
+  dispatch__xfer *x = ud;
+  size_t left = x->body_len - x->body_sent;
+  size_t take = size * n < left ? size * n : left;
+  memcpy(out, x->body + x->body_sent, take);
+  x->body_sent += take;
+  return take;
+}
+
+static int dispatch__no_rewind(void *ud, curl_off_t offset, int origin) {
+  (void)ud;
+  (void)offset;
+  (void)origin;
+  return CURL_SEEKFUNC_CANTSEEK;
 }
 
 static size_t dispatch__discard(char *p, size_t size, size_t n, void *ud) {
@@ -198,9 +227,12 @@ static store_due_answer dispatch__start(void *arg, store_delivery *dv) {
   CURL *e = x->easy;
   curl_easy_setopt(e, CURLOPT_URL, dv->url);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  x->body_len = strlen(x->body);
   curl_easy_setopt(e, CURLOPT_POST, 1L);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->body));
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, dispatch__read);
+  curl_easy_setopt(e, CURLOPT_READDATA, x);
+  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, dispatch__no_rewind);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
   curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -346,9 +378,21 @@ static void dispatch__reap(ev_dispatcher *d) {
   pthread_mutex_unlock(&d->done_lock);
 }
 
+/* Counts the outbox's pending rows for /metrics (this thread's reader). */
+static void dispatch__count(ev_dispatcher *d) {
+  int64_t n = -1;
+  store_conn *c = store_reader(d->st);
+  if (c && store_read_begin(c) == BINK_OK) {
+    if (store_events_pending_total(c, &n) != BINK_OK)
+      n = -1;
+    store_read_end(c);
+  }
+  atomic_store(&d->pending, n);
+}
+
 static void *dispatch__main(void *arg) {
   ev_dispatcher *d = arg;
-  int64_t last_scan = 0, last_expire = 0;
+  int64_t last_scan = 0, last_expire = 0, last_count = 0;
   while (!atomic_load(&d->stop)) {
     dispatch__reap(d);
     int64_t now = dispatch__now_ms();
@@ -368,6 +412,11 @@ static void *dispatch__main(void *arg) {
     if (now - last_expire >= DISPATCH__EXPIRE_S * 1000) {
       last_expire = now;
       dispatch__expire(d);
+    }
+    if (now - last_count >= DISPATCH__COUNT_MS &&
+        now - atomic_load(&d->wanted_at) < DISPATCH__COUNT_WANTED_MS) {
+      last_count = now;
+      dispatch__count(d);
     }
     int running = 0;
     curl_multi_perform(d->multi, &running);
@@ -408,6 +457,8 @@ bink_rc ev_dispatcher_start(store *st, const binkd_config *cfg,
   atomic_init(&d->stop, false);
   atomic_init(&d->scan, true);
   atomic_init(&d->running, 0);
+  atomic_init(&d->pending, -1);
+  atomic_init(&d->wanted_at, 0);
   d->multi = curl_multi_init();
   if (!d->multi ||
       pthread_create(&d->thread, NULL, dispatch__main, d) != 0) {
@@ -423,6 +474,15 @@ bink_rc ev_dispatcher_start(store *st, const binkd_config *cfg,
 
 int ev_dispatcher_running(ev_dispatcher *d) {
   return d ? atomic_load(&d->running) : 0;
+}
+
+int64_t ev_dispatcher_outbox_pending(ev_dispatcher *d) {
+  if (!d)
+    return -1;
+  int64_t first = 0;
+  if (atomic_exchange(&d->wanted_at, dispatch__now_ms()) == first)
+    curl_multi_wakeup(d->multi); /* the first ask: count now */
+  return atomic_load(&d->pending);
 }
 
 void ev_dispatcher_wake(ev_dispatcher *d) {

@@ -33,6 +33,13 @@ void ev_dispatcher_wake(ev_dispatcher *d);
 /* Webhook requests under way now (any thread; 0 for NULL). */
 int ev_dispatcher_running(ev_dispatcher *d);
 
+/* The outbox's pending rows (every bot's, every node's) as the dispatcher
+ * thread last counted them, or -1 before the first count or when the
+ * database did not answer it. The thread counts every 5 s while this is
+ * called (so that /metrics never counts on a request's thread: the count
+ * grows with the outbox), and stops a minute after the last call. */
+int64_t ev_dispatcher_outbox_pending(ev_dispatcher *d);
+
 /* Stops the thread: attempts in flight are abandoned unrecorded (they run
  * again after the next start) and everything is freed. NULL is allowed. */
 void ev_dispatcher_stop(ev_dispatcher *d);

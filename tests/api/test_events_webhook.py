@@ -356,6 +356,31 @@ def test_hang_up_without_answer_is_a_failure_and_retried(api):
     api.ok("/bot/deletewebhook", bot.token, {})
 
 
+def test_hang_up_on_a_reused_connection_is_one_attempt_not_a_silent_resend(api):
+    """libcurl re-sends a request by itself when a reused connection dies before any
+    answer. For a webhook that would be a second POST of the same attempt at once,
+    outside the back-off. Each attempt must reach the receiver exactly once."""
+    user = api.user()
+    bot = api.bot(user)
+
+    def respond(h):
+        if h.event and h.event["content"] == "second" and h.attempt == 1:
+            return "close"
+        return 200
+
+    with Receiver(respond) as rcv:
+        set_webhook(api, bot.token, rcv.url)
+        api.app_send(user.token, "first", target_user_id=bot.id)
+        rcv.wait_content("first")  # a kept-alive connection now exists
+        api.app_send(user.token, "second", target_user_id=bot.id)
+        rcv.wait_content("second", timeout=10)
+        hits = [h for h in rcv.snapshot() if h.event and h.event["content"] == "second"]
+    assert [(x.attempt, x.status) for x in hits] == [(1, None), (2, 200)], hits
+    gap = hits[1].t_start - hits[0].t_end
+    assert gap >= 0.75, f"the second attempt came {gap:.2f}s after the first (back-off: 1 s)"
+    api.ok("/bot/deletewebhook", bot.token, {})
+
+
 def test_connections_are_kept_alive_and_reused(api):
     user = api.user()
     bot = api.bot(user)
