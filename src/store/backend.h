@@ -45,6 +45,9 @@ typedef struct store_backend {
                                bink_group *out);
   bink_rc (*member_get)(store_conn *c, int64_t group_id, int64_t account_id,
                         bink_member *out);
+  bink_rc (*group_member_get_ext)(store_conn *c, const char *ext, size_t len,
+                                  int64_t account_id, bink_group *g,
+                                  bink_member *m);
   bink_rc (*member_insert)(store_conn *c, const bink_member *m);
   bink_rc (*member_delete)(store_conn *c, int64_t group_id, int64_t account_id);
   bink_rc (*member_set_role)(store_conn *c, int64_t group_id,
@@ -124,6 +127,7 @@ typedef struct store_backend {
   bink_rc (*feed_last)(store_conn *c, int64_t *id);
   bink_rc (*group_member_ids)(store_conn *c, int64_t group_id,
                               void (*fn)(void *arg, int64_t id), void *arg);
+  bink_rc (*wake_group)(store_conn *c, int64_t group_id);
   bink_rc (*group_bots)(store_conn *c, int64_t group_id,
                         bink_rc (*fn)(void *arg, const bink_account *bot),
                         void *arg);
@@ -190,6 +194,9 @@ bink_rc sqlite_group_by_username(store_conn *c, const char *username,
                                  size_t len, bink_group *out);
 bink_rc sqlite_member_get(store_conn *c, int64_t group_id, int64_t account_id,
                           bink_member *out);
+bink_rc sqlite_group_member_get_ext(store_conn *c, const char *ext, size_t len,
+                                    int64_t account_id, bink_group *g,
+                                    bink_member *m);
 bink_rc sqlite_member_insert(store_conn *c, const bink_member *m);
 bink_rc sqlite_member_delete(store_conn *c, int64_t group_id,
                              int64_t account_id);
@@ -272,6 +279,7 @@ bink_rc sqlite_feed_read(store_conn *c, int64_t user_id, int64_t after,
 bink_rc sqlite_feed_last(store_conn *c, int64_t *id);
 bink_rc sqlite_group_member_ids(store_conn *c, int64_t group_id,
                                 void (*fn)(void *arg, int64_t id), void *arg);
+bink_rc sqlite_wake_group(store_conn *c, int64_t group_id);
 bink_rc sqlite_group_bots(store_conn *c, int64_t group_id,
                           bink_rc (*fn)(void *arg, const bink_account *bot),
                           void *arg);
@@ -337,6 +345,9 @@ bink_rc pg_group_by_username(store_conn *c, const char *username, size_t len,
                              bink_group *out);
 bink_rc pg_member_get(store_conn *c, int64_t group_id, int64_t account_id,
                       bink_member *out);
+bink_rc pg_group_member_get_ext(store_conn *c, const char *ext, size_t len,
+                                int64_t account_id, bink_group *g,
+                                bink_member *m);
 bink_rc pg_member_insert(store_conn *c, const bink_member *m);
 bink_rc pg_member_delete(store_conn *c, int64_t group_id, int64_t account_id);
 bink_rc pg_member_set_role(store_conn *c, int64_t group_id, int64_t account_id,
@@ -415,6 +426,7 @@ bink_rc pg_feed_read(store_conn *c, int64_t user_id, int64_t after, int limit,
 bink_rc pg_feed_last(store_conn *c, int64_t *id);
 bink_rc pg_group_member_ids(store_conn *c, int64_t group_id,
                             void (*fn)(void *arg, int64_t id), void *arg);
+bink_rc pg_wake_group(store_conn *c, int64_t group_id);
 bink_rc pg_group_bots(store_conn *c, int64_t group_id,
                       bink_rc (*fn)(void *arg, const bink_account *bot),
                       void *arg);

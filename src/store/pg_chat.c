@@ -73,6 +73,12 @@ static const char SQL_GROUP_INSERT[] =
     "VALUES($1, $2, $3, $4, $5, $6, $7, 0, $8) RETURNING id";
 static const char SQL_GROUP_GET[] =
     "SELECT " GROUP_COLS " FROM groups WHERE id = $1";
+/* The group and one account's membership in it, in one round trip. */
+static const char SQL_GROUP_MEMBER_GET[] =
+    "SELECT g.id, g.tag, g.username, g.title, g.description, g.public, "
+    "g.owner_id, g.member_count, g.created_at, m.role, m.muted_until, "
+    "m.joined_at FROM groups g LEFT JOIN members m "
+    "ON m.group_id = g.id AND m.account_id = $2 WHERE g.id = $1";
 static const char SQL_GROUP_BY_USERNAME[] =
     "SELECT " GROUP_COLS " FROM groups WHERE username_lc = $1";
 static const char SQL_MEMBER_GET[] =
@@ -498,6 +504,34 @@ bink_rc pg_group_get_ext(store_conn *c, const char *ext, size_t len,
   if (r == BINK_OK && strcmp(out->tag, tag) != 0)
     r = BINK_ENOTFOUND;
   return r;
+}
+
+bink_rc pg_group_member_get_ext(store_conn *c, const char *ext, size_t len,
+                                int64_t account_id, bink_group *g,
+                                bink_member *m) {
+  int64_t id;
+  char tag[BINK_ID_TAG_LEN + 1];
+  if (!bink_id_parse_as(ext, len, BINK_ID_GROUP, &id, tag))
+    return BINK_ENOTFOUND;
+  pg__num n[2];
+  const char *p[] = {pg__i(&n[0], id), pg__i(&n[1], account_id)};
+  bink_rc rc;
+  PGresult *r = chat__row(c, SQL_GROUP_MEMBER_GET, 2, p, &rc);
+  if (!r)
+    return rc;
+  chat__load_group(r, 0, g);
+  memset(m, 0, sizeof *m);
+  m->group_id = g->id;
+  m->account_id = account_id;
+  m->role = BINK_ROLE_NONE;
+  m->muted_until = -1;
+  if (!pg__null(r, 0, 9)) {
+    m->role = (bink_role)pg__i64(r, 0, 9);
+    m->muted_until = pg__i64(r, 0, 10);
+    m->joined_at = pg__i64(r, 0, 11);
+  }
+  PQclear(r);
+  return strcmp(g->tag, tag) == 0 ? BINK_OK : BINK_ENOTFOUND;
 }
 
 bink_rc pg_group_by_username(store_conn *c, const char *username, size_t len,

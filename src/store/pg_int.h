@@ -43,6 +43,10 @@ struct store_conn {
   /* wake-ups noted by the running batch (writer connections only) */
   uint64_t *wake;
   size_t nwake, cap_wake;
+  /* groups whose members the running batch wakes (store_wake_group): their
+   * members are looked up by the batch's feed statement, at its end */
+  int64_t *wake_groups;
+  size_t nwake_groups, cap_wake_groups;
   /* Feed rows the running batch wrote (writer connections): kept here and
    * inserted at the batch's end, numbered under the feed_counter lock, so
    * that feed.seq follows commit order (pg_feed_insert, store_pg.c). */

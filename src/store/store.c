@@ -124,6 +124,12 @@ bink_rc store_member_get(store_conn *c, int64_t group_id, int64_t account_id,
   return STORE__BE(c)->member_get(c, group_id, account_id, out);
 }
 
+bink_rc store_group_member_get_ext(store_conn *c, const char *ext, size_t len,
+                                   int64_t account_id, bink_group *g,
+                                   bink_member *m) {
+  return STORE__BE(c)->group_member_get_ext(c, ext, len, account_id, g, m);
+}
+
 bink_rc store_member_insert(store_conn *c, const bink_member *m) {
   return STORE__BE(c)->member_insert(c, m);
 }
@@ -339,6 +345,10 @@ bink_rc store_group_member_ids(store_conn *c, int64_t group_id,
   return STORE__BE(c)->group_member_ids(c, group_id, fn, arg);
 }
 
+bink_rc store_wake_group(store_conn *c, int64_t group_id) {
+  return STORE__BE(c)->wake_group(c, group_id);
+}
+
 bink_rc store_group_bots(store_conn *c, int64_t group_id,
                          bink_rc (*fn)(void *arg, const bink_account *bot),
                          void *arg) {
@@ -430,6 +440,7 @@ const store_backend store__sqlite = {
     .group_get_ext = sqlite_group_get_ext,
     .group_by_username = sqlite_group_by_username,
     .member_get = sqlite_member_get,
+    .group_member_get_ext = sqlite_group_member_get_ext,
     .member_insert = sqlite_member_insert,
     .member_delete = sqlite_member_delete,
     .member_set_role = sqlite_member_set_role,
@@ -473,6 +484,7 @@ const store_backend store__sqlite = {
     .feed_read = sqlite_feed_read,
     .feed_last = sqlite_feed_last,
     .group_member_ids = sqlite_group_member_ids,
+    .wake_group = sqlite_wake_group,
     .group_bots = sqlite_group_bots,
     .file_insert = sqlite_file_insert,
     .file_get = sqlite_file_get,
@@ -513,6 +525,7 @@ const store_backend store__pg = {
     .group_get_ext = pg_group_get_ext,
     .group_by_username = pg_group_by_username,
     .member_get = pg_member_get,
+    .group_member_get_ext = pg_group_member_get_ext,
     .member_insert = pg_member_insert,
     .member_delete = pg_member_delete,
     .member_set_role = pg_member_set_role,
@@ -556,6 +569,7 @@ const store_backend store__pg = {
     .feed_read = pg_feed_read,
     .feed_last = pg_feed_last,
     .group_member_ids = pg_group_member_ids,
+    .wake_group = pg_wake_group,
     .group_bots = pg_group_bots,
     .file_insert = pg_file_insert,
     .file_get = pg_file_get,

@@ -126,6 +126,13 @@ bink_rc store_group_by_username(store_conn *c, const char *username,
 /* ENOTFOUND (and out->role = BINK_ROLE_NONE) when not a member. */
 bink_rc store_member_get(store_conn *c, int64_t group_id, int64_t account_id,
                          bink_member *out);
+/* store_group_get_ext and store_member_get of account_id in that group, in
+ * one look-up: ENOTFOUND when there is no such group; else OK, and m as
+ * store_member_get leaves it (m->role == BINK_ROLE_NONE when not a
+ * member). */
+bink_rc store_group_member_get_ext(store_conn *c, const char *ext, size_t len,
+                                   int64_t account_id, bink_group *g,
+                                   bink_member *m);
 /* Inserts, or returns ECONFLICT when already a member. */
 bink_rc store_member_insert(store_conn *c, const bink_member *m);
 bink_rc store_member_delete(store_conn *c, int64_t group_id, int64_t account_id);
@@ -358,6 +365,13 @@ bink_rc store_feed_last(store_conn *c, int64_t *id);
 /* Every member of a group: fn(arg, account id). */
 bink_rc store_group_member_ids(store_conn *c, int64_t group_id,
                                void (*fn)(void *arg, int64_t id), void *arg);
+/* store_wake(c, STORE_WAKE_USER(id)) for every member of a group, in a
+ * write job. The members may be looked up when the job's batch commits
+ * rather than at once (PostgreSQL does, in the batch's last statement):
+ * then members who joined or left later in the same batch are woken or
+ * not, as they are members at commit; those who left are woken by their
+ * own member_left row. */
+bink_rc store_wake_group(store_conn *c, int64_t group_id);
 
 /* Bots in a group, for event routing: fn(arg, bot) for each bot member. */
 bink_rc store_group_bots(store_conn *c, int64_t group_id,

@@ -234,6 +234,7 @@ static void pg__conn_free(store_conn *c) {
   if (c->pg)
     PQfinish(c->pg);
   free(c->wake);
+  free(c->wake_groups);
   free(c);
 }
 
@@ -541,6 +542,17 @@ static const char SQL_FEED_ADD[] =
     "SELECT n.base + t.ord, (t.r->>0)::bigint, (t.r->>1)::bigint, "
     "(t.r->>2)::bigint, t.r->>3, t.r->>4, (t.r->>5)::bigint "
     "FROM n, json_array_elements($1::json) WITH ORDINALITY AS t(r, ord)";
+/* The same, and the members of the groups in $3 (an array) to wake. */
+static const char SQL_FEED_ADD_WAKE[] =
+    "WITH n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base), "
+    "f AS (INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, "
+    "created_at) "
+    "SELECT n.base + t.ord, (t.r->>0)::bigint, (t.r->>1)::bigint, "
+    "(t.r->>2)::bigint, t.r->>3, t.r->>4, (t.r->>5)::bigint "
+    "FROM n, json_array_elements($1::json) WITH ORDINALITY AS t(r, ord)) "
+    "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($3::bigint[])";
+static const char SQL_WAKE_GROUPS[] =
+    "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($1::bigint[])";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('" PG__CHANNEL "', $1)";
 
 /* NOTIFYs the batch's keys as "<node> <hex key> <hex key> …" texts. */
@@ -559,10 +571,46 @@ static bool pg__notify(store_conn *c) {
   return true;
 }
 
-/* Inserts the batch's feed rows (pg_int.h): true when done. */
+/* The groups of store_wake_group as an array literal ("{1,2}"); NULL when
+ * there are none or memory runs out (the wake-ups are then lost: hints). */
+static char *pg__wake_groups_text(store_conn *c) {
+  if (!c->nwake_groups)
+    return NULL;
+  size_t cap = c->nwake_groups * 21 + 3, len = 1;
+  char *t = malloc(cap);
+  if (!t)
+    return NULL;
+  t[0] = '{';
+  for (size_t i = 0; i < c->nwake_groups; i++)
+    len += (size_t)snprintf(t + len, cap - len, "%s%" PRId64, i ? "," : "",
+                            c->wake_groups[i]);
+  snprintf(t + len, cap - len, "}");
+  return t;
+}
+
+/* The members the batch's feed statement found (store_wake_group). */
+static void pg__wake_members(store_conn *c, const PGresult *r) {
+  for (int i = 0; i < PQntuples(r); i++)
+    pg_wake(c, STORE_WAKE_USER(pg__i64(r, i, 0)));
+}
+
+/* Inserts the batch's feed rows (pg_int.h) and looks up the members of the
+ * groups to wake, in one statement: true when done. */
 static bool pg__feed_flush(store_conn *c) {
-  if (!c->nfeed)
-    return true;
+  char *groups = pg__wake_groups_text(c);
+  c->nwake_groups = 0;
+  if (!c->nfeed) {
+    bink_rc rc = BINK_OK;
+    if (groups) {
+      const char *params[] = {groups};
+      PGresult *r = pg__run(c, SQL_WAKE_GROUPS, 1, params, &rc);
+      if (r)
+        pg__wake_members(c, r);
+      PQclear(r);
+    }
+    free(groups);
+    return rc == BINK_OK;
+  }
   json_t *rows = json_array();
   for (size_t i = 0; rows && i < c->nfeed; i++) {
     const pg__feed_row *f = &c->feed[i];
@@ -577,9 +625,20 @@ static bool pg__feed_flush(store_conn *c) {
   char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
   json_decref(rows);
   pg__num n;
-  const char *params[] = {text, pg__i(&n, (int64_t)c->nfeed)};
-  bool ok = text && pg__cmd(c, SQL_FEED_ADD, 2, params, NULL) == BINK_OK;
+  const char *params[] = {text, pg__i(&n, (int64_t)c->nfeed), groups};
+  bool ok = false;
+  if (text && groups) {
+    bink_rc rc;
+    PGresult *r = pg__run(c, SQL_FEED_ADD_WAKE, 3, params, &rc);
+    if (r)
+      pg__wake_members(c, r);
+    ok = r != NULL;
+    PQclear(r);
+  } else if (text) {
+    ok = pg__cmd(c, SQL_FEED_ADD, 2, params, NULL) == BINK_OK;
+  }
   free(text);
+  free(groups);
   return ok;
 }
 
@@ -598,6 +657,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
                           int round) {
   store_job *again = NULL, **again_tail = &again;
   c->nwake = 0;
+  c->nwake_groups = 0;
   pg__feed_truncate(c, 0);
   /* Each job runs under the savepoint "job": set with BEGIN for the first,
    * released and set again in one round trip for each next one; a failed
@@ -697,6 +757,24 @@ void pg_wake(store_conn *c, uint64_t key) {
     c->cap_wake = cap;
   }
   c->wake[c->nwake++] = key;
+}
+
+bink_rc pg_wake_group(store_conn *c, int64_t group_id) {
+  if (!c->writer)
+    return BINK_OK;
+  for (size_t i = 0; i < c->nwake_groups; i++)
+    if (c->wake_groups[i] == group_id)
+      return BINK_OK;
+  if (c->nwake_groups == c->cap_wake_groups) {
+    size_t cap = c->cap_wake_groups ? 2 * c->cap_wake_groups : 16;
+    int64_t *g = realloc(c->wake_groups, cap * sizeof *g);
+    if (!g)
+      return BINK_OK; /* a lost hint, as in pg_wake */
+    c->wake_groups = g;
+    c->cap_wake_groups = cap;
+  }
+  c->wake_groups[c->nwake_groups++] = group_id;
+  return BINK_OK;
 }
 
 bink_rc pg_submit(store *s, store_job *job) {

@@ -210,6 +210,10 @@ bink_rc svc__load_group(store_conn *c, const char *field, bink_str id,
 bink_rc svc__require_member(store_conn *c, const bink_group *g,
                             const bink_account *who, bink_member *m,
                             bink_err *err);
+/* Both of the above in one store look-up, with the same failures. */
+bink_rc svc__load_group_member(store_conn *c, const char *field, bink_str id,
+                               const bink_account *who, bink_group *g,
+                               bink_member *m, bink_err *err);
 /* Loads an account by external id: ENOTFOUND "<field> … not found". */
 bink_rc svc__load_account(store_conn *c, const char *field, bink_str id,
                           bink_account *a, bink_err *err);

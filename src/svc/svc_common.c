@@ -21,6 +21,20 @@ bink_rc svc__require_member(store_conn *c, const bink_group *g,
   return rc == BINK_OK ? rc : bink_fail(err, rc, "storage unavailable");
 }
 
+bink_rc svc__load_group_member(store_conn *c, const char *field, bink_str id,
+                               const bink_account *who, bink_group *g,
+                               bink_member *m, bink_err *err) {
+  bink_rc rc = store_group_member_get_ext(c, id.p, id.n, who->id, g, m);
+  if (rc == BINK_ENOTFOUND)
+    return bink_fail(err, rc, "%s %.*s not found", field, (int)id.n, id.p);
+  if (rc != BINK_OK)
+    return bink_fail(err, rc, "storage unavailable");
+  if (m->role == BINK_ROLE_NONE)
+    return bink_fail(err, BINK_EFORBIDDEN, "%s not a member of group %s",
+                     who->is_bot ? "the bot is" : "you are", g->ext_id);
+  return BINK_OK;
+}
+
 bink_rc svc__load_account(store_conn *c, const char *field, bink_str id,
                           bink_account *a, bink_err *err) {
   bink_rc rc = store_account_get_ext(c, id.p, id.n, a);

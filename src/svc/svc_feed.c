@@ -5,10 +5,6 @@
 
 #include "svc/svc_internal.h"
 
-static void svc__wake_member(void *arg, int64_t id) {
-  store_wake(arg, STORE_WAKE_USER(id));
-}
-
 bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
                   int64_t user_id, const char *event, json_t *data,
                   int64_t now, bink_err *err) {
@@ -20,7 +16,7 @@ bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
                                  text, now, NULL);
   free(text);
   if (rc == BINK_OK && group_id)
-    rc = store_group_member_ids(c, group_id, svc__wake_member, c);
+    rc = store_wake_group(c, group_id);
   if (rc != BINK_OK)
     return svc__storage(rc, err);
   if (dm) {

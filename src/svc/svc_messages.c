@@ -22,8 +22,8 @@ static bink_rc svc__resolve_chat(store_conn *c, svc_send *op, svc__chat *ch,
   bink_rc rc;
   if (op->group_id.p) {
     bink_member m;
-    if ((rc = svc__load_group(c, "group_id", op->group_id, &ch->g, err)) ||
-        (rc = svc__require_member(c, &ch->g, me, &m, err)))
+    if ((rc = svc__load_group_member(c, "group_id", op->group_id, me, &ch->g,
+                                     &m, err)))
       return rc;
     if (svc__is_muted(&m, op->x.now))
       return bink_fail(err, BINK_EFORBIDDEN, "%s muted in group %s",
