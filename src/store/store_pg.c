@@ -268,11 +268,14 @@ static bool pg__prepared(store_conn *c, const char *sql, char name[16]) {
   return false;
 }
 
-/* What a statement does to the transaction: 1 opens it, -1 ends it. */
+/* What a statement does to the transaction: 1 opens it, -1 ends it (also
+ * "…; COMMIT", pg__notify_commit). */
 static int pg__tx_effect(const char *sql) {
   if (strncmp(sql, "BEGIN", 5) == 0)
     return 1;
-  if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
+  size_t n = strlen(sql);
+  if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0 ||
+      (n > 8 && strcmp(sql + n - 8, "; COMMIT") == 0))
     return -1;
   return 0;
 }
@@ -533,42 +536,52 @@ out:
 /* ---------------------------------------------------------------------- */
 /* The writers                                                             */
 
-/* The batch's feed rows ($1: a JSON array of them), numbered after every
- * row committed before: the counter's row lock, taken last in the batch and
- * held to its commit, orders the batches that write feed rows. */
+/* The batch's feed rows ($1: a JSON array of objects g, d, u, e, x, c:
+ * group_id, dm_id, user_id, event, data, created_at; json_to_recordset
+ * parses each once), numbered after every row committed before: the
+ * counter's row lock, taken last in the batch and held to its commit,
+ * orders the batches that write feed rows. */
 static const char SQL_FEED_ADD[] =
     "WITH n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base) "
     "INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, created_at) "
-    "SELECT n.base + t.ord, (t.r->>0)::bigint, (t.r->>1)::bigint, "
-    "(t.r->>2)::bigint, t.r->>3, t.r->>4, (t.r->>5)::bigint "
-    "FROM n, json_array_elements($1::json) WITH ORDINALITY AS t(r, ord)";
+    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x, t.c FROM n, ROWS FROM "
+    "(json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, e text, "
+    "x text, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)";
 /* The same, and the members of the groups in $3 (an array) to wake. */
 static const char SQL_FEED_ADD_WAKE[] =
     "WITH n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base), "
     "f AS (INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, "
     "created_at) "
-    "SELECT n.base + t.ord, (t.r->>0)::bigint, (t.r->>1)::bigint, "
-    "(t.r->>2)::bigint, t.r->>3, t.r->>4, (t.r->>5)::bigint "
-    "FROM n, json_array_elements($1::json) WITH ORDINALITY AS t(r, ord)) "
+    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x, t.c FROM n, ROWS FROM "
+    "(json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, e text, "
+    "x text, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)) "
     "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($3::bigint[])";
 static const char SQL_WAKE_GROUPS[] =
     "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($1::bigint[])";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('" PG__CHANNEL "', $1)";
 
-/* NOTIFYs the batch's keys as "<node> <hex key> <hex key> …" texts. */
-static bool pg__notify(store_conn *c) {
+/* NOTIFYs the batch's keys as "<node> <hex key> <hex key> …" texts and
+ * commits. The last text (most often the only one) goes with the COMMIT
+ * in one round trip, as a literal: it holds hex digits and spaces only. */
+static bool pg__notify_commit(store_conn *c) {
   char text[PG__NOTIFY_MAX + 64];
+  char sql[sizeof text + 64];
   size_t i = 0;
   while (i < c->nwake) {
     int len = snprintf(text, sizeof text, "%s", c->owner->node);
     for (; i < c->nwake && len < PG__NOTIFY_MAX; i++)
       len += snprintf(text + len, sizeof text - (size_t)len, " %" PRIx64,
                       c->wake[i]);
+    if (i == c->nwake) {
+      snprintf(sql, sizeof sql, "SELECT pg_notify('" PG__CHANNEL "', '%s'); "
+                                "COMMIT", text);
+      return pg__simple(c, sql);
+    }
     const char *params[] = {text};
     if (pg__cmd(c, SQL_NOTIFY, 1, params, NULL) != BINK_OK)
       return false;
   }
-  return true;
+  return pg__simple(c, "COMMIT");
 }
 
 /* The groups of store_wake_group as an array literal ("{1,2}"); NULL when
@@ -615,9 +628,10 @@ static bool pg__feed_flush(store_conn *c) {
   for (size_t i = 0; rows && i < c->nfeed; i++) {
     const pg__feed_row *f = &c->feed[i];
     if (json_array_append_new(
-            rows, json_pack("[I, I, I, s, s, I]", (json_int_t)f->group_id,
-                            (json_int_t)f->dm_id, (json_int_t)f->user_id,
-                            f->event, f->data, (json_int_t)f->created_at)) != 0) {
+            rows, json_pack("{s:I, s:I, s:I, s:s, s:s, s:I}", "g",
+                            (json_int_t)f->group_id, "d", (json_int_t)f->dm_id,
+                            "u", (json_int_t)f->user_id, "e", f->event, "x",
+                            f->data, "c", (json_int_t)f->created_at)) != 0) {
       json_decref(rows);
       rows = NULL;
     }
@@ -714,7 +728,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     link = &j->next;
   }
   if (in_tx) {
-    bool ok = pg__feed_flush(c) && pg__notify(c) && pg__simple(c, "COMMIT");
+    bool ok = pg__feed_flush(c) && pg__notify_commit(c);
     if (!ok) {
       /* A failed COMMIT may still have committed (the connection broke
        * after the server did): callers are told it failed, and
