@@ -56,6 +56,13 @@ struct store_conn {
    * every statement fails until COMMIT / ROLLBACK ends it (a reconnect in
    * its middle would run the rest outside it). Kept by pg__run. */
   bool in_tx, tx_lost;
+  /* Write jobs run under the savepoint "job" (store_pg.c), which is set in
+   * the same round trip as the job's first statement, as a pipeline:
+   * sp_pending: the running job's is still to be set; sp_set: one is set
+   * in the transaction (released before the next); sp_failed: setting the
+   * running job's failed (the transaction cannot go on). Kept by pg__run
+   * and the writer. */
+  bool sp_pending, sp_set, sp_failed;
   /* A statement of the running job was cancelled to break a lock cycle
    * with another transaction (SQLSTATE 40P01, 40001): the writer runs the
    * job again after its batch (store_pg.c). Set by pg__run. */

@@ -199,6 +199,105 @@ static PGresult *pg__wait(store_conn *c, int wait_ms) {
   }
 }
 
+/* Drops c's connection (it cannot be trusted any more). */
+static void pg__drop(store_conn *c) {
+  PQfinish(c->pg);
+  c->pg = NULL;
+  memset(c->keys, 0, sizeof c->keys);
+}
+
+/* The next result of a pipeline sent on c at t0, waiting at most wait_ms
+ * from t0: *out may be NULL (the end of one query's results). False when
+ * the connection broke or the server did not answer in time. */
+static bool pg__next(store_conn *c, const struct timespec *t0, int wait_ms,
+                     PGresult **out) {
+  *out = NULL;
+  while (PQisBusy(c->pg)) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int64_t spent = (int64_t)(t.tv_sec - t0->tv_sec) * 1000 +
+                    (t.tv_nsec - t0->tv_nsec) / 1000000;
+    if (spent >= wait_ms) {
+      binkd_log(BINKD_LOG_ERROR, "database: no answer in %d ms; the "
+                                 "connection is dropped", wait_ms);
+      return false;
+    }
+    struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN};
+    if (poll(&pfd, 1, (int)(wait_ms - spent)) < 0 && errno != EINTR)
+      return false;
+    if (!PQconsumeInput(c->pg))
+      return false;
+  }
+  *out = PQgetResult(c->pg);
+  return true;
+}
+
+static bool pg__prepared(store_conn *c, const char *sql, char name[16]);
+static const char SQL_RELEASE_JOB[] = "RELEASE job";
+static const char SQL_SAVEPOINT_JOB[] = "SAVEPOINT job";
+
+/* Sends the running job's savepoint (releasing the one before) and the
+ * prepared statement `name` as one pipeline, which costs one round trip
+ * instead of two, and returns the statement's result (NULL when there is
+ * none). *sp_ok: the savepoint was set. A connection that breaks or stops
+ * answering on the way is dropped. */
+static PGresult *pg__send_with_savepoint(store_conn *c, const char *name,
+                                         int n, const char *const *params,
+                                         bool *sp_ok) {
+  *sp_ok = false;
+  int before = c->sp_set ? 2 : 1; /* commands ahead of the statement */
+  /* Prepared like the others, so that the server parses them once. */
+  char release[16], savepoint[16];
+  if (!pg__prepared(c, SQL_RELEASE_JOB, release) ||
+      !pg__prepared(c, SQL_SAVEPOINT_JOB, savepoint))
+    return NULL;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (!PQenterPipelineMode(c->pg))
+    return NULL;
+  bool sent = (!c->sp_set || PQsendQueryPrepared(c->pg, release, 0, NULL,
+                                                 NULL, NULL, 0)) &&
+              PQsendQueryPrepared(c->pg, savepoint, 0, NULL, NULL, NULL, 0) &&
+              PQsendQueryPrepared(c->pg, name, n, params, NULL, NULL, 0) &&
+              PQpipelineSync(c->pg);
+  PGresult *stmt = NULL;
+  bool sp = true, synced = false;
+  char line[512];
+  /* Each command gives one result, then NULL; the Sync gives the last. */
+  for (int seen = 0; sent && !synced;) {
+    PGresult *r;
+    if (!pg__next(c, &t0, c->wait_ms, &r)) {
+      sent = false;
+      break;
+    }
+    if (!r)
+      continue;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) {
+      synced = true;
+      PQclear(r);
+    } else if (seen++ < before) {
+      if (st != PGRES_COMMAND_OK) {
+        if (sp)
+          binkd_log(BINKD_LOG_ERROR, "database: job savepoint: %s",
+                    pg__oneline(PQresultErrorMessage(r), line, sizeof line));
+        sp = false;
+      }
+      PQclear(r);
+    } else {
+      PQclear(stmt);
+      stmt = r;
+    }
+  }
+  if (!sent || !PQexitPipelineMode(c->pg)) {
+    PQclear(stmt);
+    pg__drop(c);
+    return NULL;
+  }
+  *sp_ok = sp;
+  return stmt;
+}
+
 /* c connected, reconnecting a connection that broke while idle. */
 static bool pg__ready(store_conn *c) {
   if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
@@ -340,9 +439,18 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
         continue;
       return NULL;
     }
-    r = PQsendQueryPrepared(c->pg, name, n, params, NULL, NULL, 0)
-            ? pg__wait(c, c->wait_ms)
-            : NULL;
+    if (c->sp_pending) {
+      /* The job's first statement: its savepoint goes with it. */
+      bool sp_ok;
+      c->sp_pending = false;
+      r = pg__send_with_savepoint(c, name, n, params, &sp_ok);
+      c->sp_set = c->sp_set || sp_ok;
+      c->sp_failed = !sp_ok;
+    } else {
+      r = PQsendQueryPrepared(c->pg, name, n, params, NULL, NULL, 0)
+              ? pg__wait(c, c->wait_ms)
+              : NULL;
+    }
     ExecStatusType st = PQresultStatus(r);
     bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
     pg__after(c, sql, ok);
@@ -673,11 +781,11 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   c->nwake = 0;
   c->nwake_groups = 0;
   pg__feed_truncate(c, 0);
-  /* Each job runs under the savepoint "job": set with BEGIN for the first,
-   * released and set again in one round trip for each next one; a failed
-   * job is rolled back to it. COMMIT releases the last. */
-  bool in_tx = pg__ready(c) && pg__simple(c, "BEGIN; SAVEPOINT job");
-  bool fresh = true; /* the standing savepoint has no job yet */
+  /* Each job runs under the savepoint "job", which pg__run sets (releasing
+   * the one before) in the round trip of the job's first statement; a
+   * failed job is rolled back to it. COMMIT releases the last. */
+  bool in_tx = pg__ready(c) && pg__simple(c, "BEGIN");
+  c->sp_set = false;
   for (store_job **link = &batch, *j; (j = *link);) {
     j->rc = BINK_OK;
     j->err.code = BINK_OK;
@@ -688,27 +796,26 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
       link = &j->next;
       continue;
     }
-    if (!fresh && !pg__simple(c, "RELEASE job; SAVEPOINT job")) {
-      j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
-      in_tx = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
-      if (!in_tx)
-        pg__fail_jobs(batch, j);
-      link = &j->next;
-      continue;
-    }
-    fresh = false;
     size_t feed_mark = c->nfeed;
     c->job_events = 0;
+    c->sp_pending = true;
+    c->sp_failed = false;
     j->rc = j->fn(c, j->arg, &j->err);
     j->events = c->job_events;
+    /* No statement ran: no savepoint of its own, nothing to undo. */
+    bool ran = !c->sp_pending;
+    c->sp_pending = false;
     if (j->rc != BINK_OK)
       pg__feed_truncate(c, feed_mark); /* undone with the job */
     PGTransactionStatusType ts =
-        c->tx_lost || !c->pg ? PQTRANS_UNKNOWN : PQtransactionStatus(c->pg);
+        c->tx_lost || !c->pg || c->sp_failed ? PQTRANS_UNKNOWN
+                                             : PQtransactionStatus(c->pg);
     if (j->rc == BINK_OK && ts == PQTRANS_INERROR)
       j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
+    if (!ran && ts == PQTRANS_INERROR)
+      ts = PQTRANS_UNKNOWN; /* failed before its savepoint: cannot undo */
     if ((ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) &&
-        j->rc != BINK_OK && !pg__simple(c, "ROLLBACK TO job"))
+        j->rc != BINK_OK && ran && !pg__simple(c, "ROLLBACK TO job"))
       ts = PQTRANS_UNKNOWN;
     if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
       /* The connection or the transaction is gone: every job of the batch
