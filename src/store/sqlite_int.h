@@ -44,6 +44,7 @@ struct store {
   size_t nwake, cap_wake;
   store_commit_hook hook;
   void *hook_arg;
+  struct store__ckpt *ckpt; /* the checkpointer (store_sqlite.c) */
 };
 
 /* The migrations (sqlite_schema.c). */

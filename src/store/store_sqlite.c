@@ -322,6 +322,123 @@ static bink_rc store__migrate(store_conn *c, bink_err *err) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* WAL checkpoints                                                         */
+
+/* SQLite's own auto-checkpoint runs in the commit that takes the WAL past
+ * 1000 pages: in the writer thread, between a batch's COMMIT and its
+ * answers, copying ~4 MB into the database file and fsyncing both files.
+ * Under load that stalled every queued write for 7-17 ms about eight
+ * times a second (docs/PERFORMANCE.md, "sendmessage p99"). Instead the
+ * writer's WAL hook only wakes a checkpointer thread, which runs PASSIVE
+ * checkpoints on a connection of its own while the writer goes on.
+ *
+ * A PASSIVE checkpoint never blocks the writer, but while the writer keeps
+ * appending it never copies the very end of the WAL either, and SQLite
+ * starts the WAL from its beginning again only once all of it has been
+ * copied. So the WAL is bounded by the writer: past STORE__WAL_MAX_PAGES
+ * it checkpoints itself, which leaves only what the checkpointer has not
+ * copied yet (a little: it runs every STORE__CKPT_PAGES new pages), and
+ * the next transaction rewinds the WAL. */
+#define STORE__CKPT_PAGES 1000    /* SQLite's wal_autocheckpoint default */
+#define STORE__WAL_MAX_PAGES 8000 /* ~32 MiB of WAL with 4 KiB pages */
+
+struct store__ckpt {
+  pthread_t thread;
+  store_conn *conn;
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+  bool pending, stopping;
+  atomic_int copied; /* WAL frames when the last pass was asked for */
+};
+
+/* The writer connection's WAL hook: after each commit, `pages` is the
+ * number of frames in the WAL. */
+static int store__wal_hook(void *arg, sqlite3 *db, const char *name,
+                           int pages) {
+  store *s = arg;
+  struct store__ckpt *k = s->ckpt;
+  if (!k || pages >= STORE__WAL_MAX_PAGES) {
+    if (pages >= (k ? STORE__WAL_MAX_PAGES : STORE__CKPT_PAGES))
+      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                NULL);
+    return SQLITE_OK;
+  }
+  int copied = atomic_load_explicit(&k->copied, memory_order_relaxed);
+  if (copied > pages) /* the WAL was rewound */
+    copied = 0;
+  if (pages - copied < STORE__CKPT_PAGES)
+    return SQLITE_OK;
+  /* The pass will copy at least this much: no new request until the WAL
+   * has grown as much again. */
+  atomic_store_explicit(&k->copied, pages, memory_order_relaxed);
+  pthread_mutex_lock(&k->lock);
+  k->pending = true;
+  pthread_cond_signal(&k->cv);
+  pthread_mutex_unlock(&k->lock);
+  return SQLITE_OK;
+}
+
+static void *store__ckpt_main(void *arg) {
+  struct store__ckpt *k = arg;
+  pthread_mutex_lock(&k->lock);
+  for (;;) {
+    while (!k->pending && !k->stopping)
+      pthread_cond_wait(&k->cv, &k->lock);
+    if (k->stopping)
+      break;
+    k->pending = false;
+    pthread_mutex_unlock(&k->lock);
+    sqlite3_wal_checkpoint_v2(k->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                              NULL, NULL);
+    pthread_mutex_lock(&k->lock);
+  }
+  pthread_mutex_unlock(&k->lock);
+  return NULL;
+}
+
+/* Starts the checkpointer; without it (no memory, no thread) the writer
+ * checkpoints as SQLite would (the hook above). */
+static void store__ckpt_start(store *s) {
+  sqlite3_wal_autocheckpoint(s->writer->db, 0);
+  sqlite3_wal_hook(s->writer->db, store__wal_hook, s);
+  struct store__ckpt *k = calloc(1, sizeof *k);
+  bink_err err;
+  if (!k || !(k->conn = store__conn_open(s, &err))) {
+    free(k);
+    return;
+  }
+  sqlite3_wal_autocheckpoint(k->conn->db, 0);
+  pthread_mutex_init(&k->lock, NULL);
+  pthread_cond_init(&k->cv, NULL);
+  atomic_init(&k->copied, 0);
+  if (pthread_create(&k->thread, NULL, store__ckpt_main, k) != 0) {
+    pthread_mutex_destroy(&k->lock);
+    pthread_cond_destroy(&k->cv);
+    store__conn_close(k->conn);
+    free(k);
+    return;
+  }
+  s->ckpt = k;
+}
+
+/* After the writer has stopped. */
+static void store__ckpt_stop(store *s) {
+  struct store__ckpt *k = s->ckpt;
+  if (!k)
+    return;
+  pthread_mutex_lock(&k->lock);
+  k->stopping = true;
+  pthread_cond_signal(&k->cv);
+  pthread_mutex_unlock(&k->lock);
+  pthread_join(k->thread, NULL);
+  pthread_mutex_destroy(&k->lock);
+  pthread_cond_destroy(&k->cv);
+  store__conn_close(k->conn);
+  free(k);
+  s->ckpt = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
 /* The writer                                                              */
 
 static void store__run_batch(store *s, store_job *batch) {
@@ -457,6 +574,7 @@ bink_rc sqlite_open(const char *uri, const store_options *opt, store **out,
     sqlite_close(s);
     return BINK_EUNAVAIL;
   }
+  store__ckpt_start(s);
   if (pthread_create(&s->writer_thread, NULL, store__writer_main, s) != 0) {
     sqlite_close(s);
     return bink_fail(err, BINK_EUNAVAIL, "cannot start the writer thread");
@@ -472,6 +590,7 @@ void sqlite_close(store *s) {
   store_queue_stop(&s->queue);
   if (s->writer_started)
     pthread_join(s->writer_thread, NULL);
+  store__ckpt_stop(s);
   while (s->readers) {
     store_conn *next = s->readers->next;
     store__conn_close(s->readers);
