@@ -8,13 +8,27 @@
 bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
                   int64_t user_id, const char *event, json_t *data,
                   int64_t now, bink_err *err) {
-  char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+  /* Serialised into a buffer on the stack when it fits (this runs in the
+   * writer thread, inside the batch's transaction: json_dumps() would grow
+   * a buffer step by step and copy it once more). */
+  char small[2048];
+  char *text = small;
+  size_t n = data ? json_dumpb(data, small, sizeof small, JSON_COMPACT) : 0;
+  if (n >= sizeof small) {
+    text = malloc(n + 1);
+    if (text && json_dumpb(data, text, n, JSON_COMPACT) != n) {
+      free(text);
+      text = NULL;
+    }
+  }
   json_decref(data);
-  if (!text)
+  if (n == 0 || !text)
     return bink_fail(err, BINK_EINTERNAL, "out of memory");
+  text[n] = '\0';
   bink_rc rc = store_feed_insert(c, group_id, dm ? dm->id : 0, user_id, event,
                                  text, now, NULL);
-  free(text);
+  if (text != small)
+    free(text);
   if (rc == BINK_OK && group_id)
     rc = store_wake_group(c, group_id);
   if (rc != BINK_OK)
