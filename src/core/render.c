@@ -82,6 +82,15 @@ json_t *bink_render_bot(const bink_account *b) {
                    "created_at", (json_int_t)b->created_at);
 }
 
+bool bink_render_bot_same(const bink_account *a, const bink_account *b) {
+  return a->id == b->id && a->privacy_mode == b->privacy_mode &&
+         a->can_join_groups == b->can_join_groups &&
+         a->created_at == b->created_at && strcmp(a->ext_id, b->ext_id) == 0 &&
+         strcmp(a->username, b->username) == 0 &&
+         strcmp(a->display_name, b->display_name) == 0 &&
+         strcmp(a->description, b->description) == 0;
+}
+
 json_t *bink_render_owned_bot(const bink_account *b) {
   json_t *o = bink_render_bot(b);
   if (o)

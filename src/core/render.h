@@ -25,6 +25,9 @@ json_t *bink_render_profile(const bink_account *a);
 /* getme: {"bot_id","username","display_name","description","privacy_mode",
  * "can_join_groups","created_at"}. */
 json_t *bink_render_bot(const bink_account *bot);
+/* True when bink_render_bot gives a and b the same object (it compares
+ * exactly the fields that function reads: keep the two together). */
+bool bink_render_bot_same(const bink_account *a, const bink_account *b);
 
 /* A bot as its owner sees it (mybots, updatebot): the getme fields plus
  * "webhook_url", "has_webhook_secret", "max_connections"; never the token

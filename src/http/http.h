@@ -98,6 +98,17 @@ bink_rc http_fail(http_req *r, bink_rc code, const char *fmt, ...)
  * or BINK_EINTERNAL when data is NULL (memory ran out). */
 bink_rc http_reply(http_req *r, json_t *data);
 
+/* The success envelope {"code":200,"msg":"ok","data":data} serialised
+ * exactly as http_reply sends it (jansson, compact): a malloc'd buffer the
+ * caller frees, its length in *len (no NUL counted); NULL when memory runs
+ * out. data is borrowed. For replies a handler keeps and sends again. */
+char *http_envelope_ok(json_t *data, size_t *len);
+
+/* Sends a success envelope serialised earlier by http_envelope_ok (the
+ * layer copies body[0..len)), with http_reply's status and headers.
+ * Returns BINK_OK, or BINK_EINTERNAL when memory runs out. */
+bink_rc http_reply_serialised(http_req *r, const char *body, size_t len);
+
 /* ---- parameters ----
  * Each returns BINK_OK (absent or present), or BINK_EINVAL with r->err set:
  * "<name> is required", "<name> must be a string" / "an integer" /

@@ -88,6 +88,8 @@ struct http_req__private {
   char method[16];
   bool bad_uri;              /* the raw path holds %00 */
   struct MHD_Response *raw;  /* http_reply_raw() */
+  char *ready;               /* http_reply_serialised(): the body */
+  size_t ready_len;
   unsigned raw_status;
   bool stream;               /* http_reply_stream(): shed the state once
                                 the reply is queued */
@@ -627,6 +629,7 @@ static void http__release(http_req *r) {
   json_decref(r->out);
   if (p->raw)
     MHD_destroy_response(p->raw);
+  free(p->ready);
   free(p->body);
   free(p->form_val);
   while (p->blocks) {
@@ -671,6 +674,45 @@ static void http__become_stream(http_req *r) {
   *slot = t;
 }
 
+/* An envelope serialised (compact) into a malloc'd block of its exact
+ * size, *n its length; NULL when memory runs out. It is written on the
+ * stack first and copied once: json_dumps() grows its buffer step by step,
+ * then copies it once more and the length is measured again. */
+static char *http__dump(const json_t *env, size_t *n) {
+  char small[4096];
+  *n = env ? json_dumpb(env, small, sizeof small, JSON_COMPACT) : 0;
+  char *body = *n ? malloc(*n) : NULL;
+  if (body && *n <= sizeof small)
+    memcpy(body, small, *n);
+  else if (body && json_dumpb(env, body, *n, JSON_COMPACT) != *n) {
+    free(body);
+    body = NULL;
+  }
+  return body;
+}
+
+char *http_envelope_ok(json_t *data, size_t *len) {
+  json_t *env =
+      json_pack("{s:i, s:s, s:O}", "code", 200, "msg", "ok", "data", data);
+  char *body = http__dump(env, len);
+  json_decref(env);
+  return body;
+}
+
+bink_rc http_reply_serialised(http_req *r, const char *body, size_t len) {
+  char *copy = malloc(len ? len : 1);
+  if (!copy)
+    return http_fail(r, BINK_EINTERNAL, "out of memory");
+  memcpy(copy, body, len);
+  free(r->priv->ready);
+  r->priv->ready = copy;
+  r->priv->ready_len = len;
+  return BINK_OK;
+}
+
+static enum MHD_Result http__queue_envelope(http_req *r, int status,
+                                            struct MHD_Response *resp);
+
 static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
   struct http_req__private *p = r->priv;
   if (rc == BINK_OK && p->raw) {
@@ -686,6 +728,15 @@ static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
     return ret;
   }
   int status = rc == BINK_OK ? 200 : (int)rc;
+  if (rc == BINK_OK && p->ready) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        p->ready_len, p->ready, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+      return MHD_NO; /* p->ready is freed with the request */
+    p->bytes_out = p->ready_len;
+    p->ready = NULL;
+    return http__queue_envelope(r, status, resp);
+  }
   const char *msg = "ok";
   if (rc != BINK_OK) {
     if (rc == BINK_EINTERNAL) {
@@ -700,18 +751,8 @@ static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
                           "data", rc == BINK_OK ? r->data : NULL);
   if (rc != BINK_OK && r->data && env) /* error details where noted */
     json_object_set(env, "data", r->data);
-  /* Serialised on the stack first, then copied once into a block of the
-   * right size for libmicrohttpd: json_dumps() grows its buffer step by
-   * step, then copies it once more and the length is measured again. */
-  char small[4096];
-  size_t n = env ? json_dumpb(env, small, sizeof small, JSON_COMPACT) : 0;
-  char *body = n ? malloc(n) : NULL;
-  if (body && n <= sizeof small)
-    memcpy(body, small, n);
-  else if (body && json_dumpb(env, body, n, JSON_COMPACT) != n) {
-    free(body);
-    body = NULL;
-  }
+  size_t n = 0;
+  char *body = http__dump(env, &n);
   json_decref(env);
   struct MHD_Response *resp;
   if (body) {
@@ -727,6 +768,15 @@ static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
   }
   if (!resp)
     return MHD_NO;
+  return http__queue_envelope(r, status, resp);
+}
+
+/* Queues an envelope reply with its headers (X-Request-Id, Allow for 405,
+ * Retry-After for 429, Connection: close where the body was left unread
+ * or for 503). */
+static enum MHD_Result http__queue_envelope(http_req *r, int status,
+                                            struct MHD_Response *resp) {
+  struct http_req__private *p = r->priv;
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           "application/json; charset=utf-8");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);

@@ -1,6 +1,7 @@
 """Bot API endpoints: getme, getgroup, sendmessage (group/private, reply, quote),
 editmessage, deletemessage, botapisetcommands/botapigetcommands,
 mutemember/unmutemember."""
+import requests
 import json
 import time
 
@@ -28,6 +29,34 @@ def test_getme(api, world):
     assert set(d) >= {"bot_id", "username", "display_name", "description", "privacy_mode",
                       "can_join_groups", "created_at"}
     assert "token" not in d
+
+
+def test_getme_follows_every_change_and_never_answers_for_another_bot(api, world):
+    """Each request thread keeps its last getme answer: it must change with the bot,
+    and two bots asked in turn on one keep-alive connection get their own."""
+    other = api.bot(world.owner)
+    s = requests.Session()
+
+    def getme(token):
+        r = s.post(api.url("/bot/getme"), json={}, headers={"Authorization": "Bearer " + token},
+                   timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert r.headers.get("X-Request-Id") and r.headers.get("Cache-Control") == "no-store"
+        return r.json()["data"]
+
+    for _ in range(3):
+        assert getme(world.bot.token)["bot_id"] == world.bot.id
+        assert getme(other.token)["bot_id"] == other.id
+    for change in ({"display_name": "Now Different"}, {"description": "described"},
+                   {"privacy_mode": False}, {"privacy_mode": True},
+                   {"display_name": "Again ✨"}):
+        api.ok("/app/updatebot", world.owner.token, {"bot_id": world.bot.id, **change})
+        for _ in range(4):  # whichever thread answers
+            d = getme(world.bot.token)
+            for k, v in change.items():
+                assert d[k] == v, (change, d)
+    assert getme(other.token)["display_name"] != "Again ✨"
 
 
 # ---------------------------------------------------------------- getgroup
