@@ -36,7 +36,8 @@ static void log__write(const char *line, size_t len) {
 }
 
 static void log__emit_json(json_t *obj) {
-  char *s = json_dumps(obj, JSON_COMPACT);
+  /* ms: 6 significant digits, not the 17 that show binary noise */
+  char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
   if (s) {
     size_t n = strlen(s);
     s[n] = '\n'; /* json_dumps leaves room only for the NUL: rewrite it */

@@ -310,6 +310,9 @@ static void dispatch__finish(ev_dispatcher *d, dispatch__xfer *x,
       snprintf(x->rec.error, sizeof x->rec.error,
                "the webhook's address is private or loopback, which this "
                "server does not allow (--deny-private-webhooks)");
+    else if (res == CURLE_SEND_FAIL_REWIND) /* dispatch__read */
+      snprintf(x->rec.error, sizeof x->rec.error,
+               "the connection closed before an answer");
     else if (res != CURLE_OK)
       snprintf(x->rec.error, sizeof x->rec.error, "%s",
                curl_easy_strerror(res));

@@ -713,6 +713,21 @@ bink_rc http_reply_serialised(http_req *r, const char *body, size_t len) {
 static enum MHD_Result http__queue_envelope(http_req *r, int status,
                                             struct MHD_Response *resp);
 
+/* Makes s[0..n) (NUL-terminated) valid UTF-8 for the JSON envelope and
+ * the log: when `cut` (a length limit cut the text), a character cut short
+ * at the end is dropped; then, if the text is still not UTF-8, every byte
+ * from 0x80 up shows as '?'. Returns the new length. */
+static size_t http__utf8_fix(char *s, size_t n, bool cut) {
+  for (size_t k = 1; cut && k <= 3 && k <= n && !bink_utf8_valid(s, n); k++)
+    if (bink_utf8_valid(s, n - k))
+      s[n -= k] = '\0';
+  if (!bink_utf8_valid(s, n))
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)s[i] >= 0x80)
+        s[i] = '?';
+  return n;
+}
+
 static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
   struct http_req__private *p = r->priv;
   if (rc == BINK_OK && p->raw) {
@@ -745,6 +760,9 @@ static enum MHD_Result http__respond(http_req *r, bink_rc rc) {
       snprintf(r->err.msg, sizeof r->err.msg,
                "internal error (request %s)", r->request_id);
     }
+    /* a message may quote what the client sent (a file name, an id),
+     * cut to the message's size */
+    http__utf8_fix(r->err.msg, strlen(r->err.msg), true);
     msg = r->err.msg[0] ? r->err.msg : bink_rc_text(rc);
   }
   json_t *env = json_pack("{s:i, s:s, s:O?}", "code", status, "msg", msg,
@@ -785,7 +803,9 @@ static enum MHD_Result http__queue_envelope(http_req *r, int status,
     bool get = r->route && (r->route->flags & HTTP_ROUTE_GET);
     bool get_only = r->route && (r->route->flags & HTTP_ROUTE_GET_ONLY);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                            get_only ? "GET, HEAD" : get ? "GET, POST" : "POST");
+                            get_only ? "GET, HEAD"
+                            : get    ? "GET, HEAD, POST"
+                                     : "POST");
   }
   if (status == 503 || p->respond_now) /* respond_now: body left unread */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -943,6 +963,15 @@ static bink_rc http__begin_upload(http_req *r, unsigned long long len) {
                             &p->upload, &r->err);
 }
 
+static enum MHD_Result http__count_te(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value) {
+  (void)kind;
+  (void)value;
+  if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+    (*(int *)cls)++;
+  return MHD_YES;
+}
+
 /* Headers are in: decide what the request is and whether it may go on. */
 static bink_rc http__begin(http_req *r, const char *url, const char *method) {
   struct http_req__private *p = r->priv;
@@ -953,25 +982,37 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
     n = sizeof p->path - 1;
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)url[i];
-    p->path[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)tolower(ch);
+    /* control bytes, and spaces that would forge access-log fields */
+    p->path[i] = ch <= 0x20 || ch == 0x7f ? '?' : (char)tolower(ch);
   }
   p->path[n] = '\0';
-  /* The path goes into error messages (JSON: UTF-8 only) and the log: a
-   * sequence cut by the length limit is dropped, and when the rest is not
-   * UTF-8 either, every byte from 0x80 up becomes '?' there. */
-  bool cut_short = strlen(url) >= sizeof p->path;
-  for (size_t cut = 1;
-       cut_short && cut <= 3 && cut <= n && !bink_utf8_valid(p->path, n);
-       cut++)
-    if (bink_utf8_valid(p->path, n - cut))
-      p->path[n -= cut] = '\0';
-  if (!bink_utf8_valid(p->path, n))
-    for (size_t i = 0; i < n; i++)
-      if ((unsigned char)p->path[i] >= 0x80)
-        p->path[i] = '?';
+  /* The path goes into error messages and the log (never cut short unless
+   * the length limit did: "/getme%c3" must not become "/getme"). */
+  n = http__utf8_fix(p->path, n, strlen(url) >= sizeof p->path);
   memcpy(p->raw_path, url, n);
   p->raw_path[n] = '\0';
   http__request_id(r);
+
+  /* The body's framing first: libmicrohttpd reads a body only when
+   * Transfer-Encoding is exactly "chunked" (any case) and would wait
+   * forever for the end of any other, and both headers at once are a
+   * request-smuggling vector. Either way answer at once, whatever else is
+   * wrong with the request, and close (RFC 9112 6.3). */
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *te = MHD_lookup_connection_value(
+      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+  if (te) {
+    int n_te = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http__count_te, &n_te);
+    p->respond_now = cl || n_te > 1 || strcasecmp(te, "chunked") != 0;
+    if (cl)
+      return http_fail(r, BINK_EINVAL, "send either Content-Length or "
+                                        "Transfer-Encoding, not both");
+    if (p->respond_now)
+      return http_fail(r, BINK_EINVAL,
+                       "Transfer-Encoding must be chunked (no other coding)");
+  }
 
   /* Read after this request was counted in `inflight` (http__uri_log):
    * once the stop sees no request in flight, every later one sees this. */
@@ -997,21 +1038,6 @@ static bink_rc http__begin(http_req *r, const char *url, const char *method) {
     return http_fail(r, BINK_EAUTH,
                      "tokens are accepted only in the Authorization header");
 
-  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
-  const char *te = MHD_lookup_connection_value(
-      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-  if (cl && te) /* RFC 9112 6.3: ambiguous framing, a smuggling vector */
-    return http_fail(r, BINK_EINVAL,
-                     "send either Content-Length or Transfer-Encoding, not both");
-  if (te && strcasecmp(te, "chunked") != 0) {
-    /* libmicrohttpd reads a body only when the value is exactly "chunked"
-     * (any case) and would wait forever for the end of any other: answer
-     * now and close (RFC 9112 6.3). */
-    p->respond_now = true;
-    return http_fail(r, BINK_EINVAL,
-                     "Transfer-Encoding must be chunked (no other coding)");
-  }
   unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
   bool has_body = len > 0 || te != NULL;
   if (f & HTTP_ROUTE_UPLOAD)

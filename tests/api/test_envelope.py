@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from conftest import assert_error, thread_map, unknown_like, uname
+from conftest import Api, assert_error, thread_map, unknown_like, uname
 
 
 def hello_body(gid):
@@ -261,6 +261,74 @@ def test_transfer_encoding_other_than_chunked_is_400_at_once(api, world):
         env = json.loads(rest)
         assert env["code"] == 400 and "Transfer-Encoding" in env["msg"], env
     assert api.history_ids(world.owner.token, group_id=world.group) == before
+
+
+def _raw_exchange(api, request, timeout=5):
+    """Sends raw bytes, reads until the server closes (a hang fails on the timeout)."""
+    import socket
+    host, port = api.base.split("//", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(request)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+
+
+def test_bad_framing_is_answered_at_once_whatever_else_is_wrong(api, world):
+    """A body libmicrohttpd cannot delimit must not leave an early error waiting for
+    its end; and Content-Length with Transfer-Encoding closes the connection, so that a
+    request hidden behind it is never run (RFC 9112 6.3)."""
+    tok = world.bot.token
+    for line, extra in (("POST /nope", ""), ("POST /%ff", ""), ("POST /healthz", ""),
+                        ("PUT /bot/sendmessage", f"Authorization: Bearer {tok}\r\n"),
+                        ("POST /bot/sendmessage?token=x", ""),
+                        ("POST /bot/sendmessage", f"Authorization: Bearer {tok}\r\n"
+                                                  "Content-Length: 2\r\n")):
+        got = _raw_exchange(api, (f"{line} HTTP/1.1\r\nHost: x\r\n{extra}"
+                                  "Transfer-Encoding: identity\r\n\r\n{}").encode())
+        head, _, body = got.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), (line, got[:200])
+        assert b"connection: close" in head.lower(), (line, head)
+    before = api.history_ids(world.owner.token, group_id=world.group)
+    hidden = json.dumps({"group_id": world.group, "message_type": "text",
+                         "content": "smuggled"})
+    second = (f"POST /bot/sendmessage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
+              f"Content-Type: application/json\r\nContent-Length: {len(hidden)}\r\n\r\n"
+              + hidden)
+    for headers, body in (("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"),
+                          ("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+                           "0\r\n\r\n")):
+        got = _raw_exchange(api, (f"POST /bot/sendmessage HTTP/1.1\r\nHost: x\r\n"
+                                  f"Authorization: Bearer {tok}\r\n"
+                                  f"Content-Type: application/json\r\n{headers}\r\n{body}"
+                                  + second).encode())
+        assert got.startswith(b"HTTP/1.1 400 "), got[:200]
+        assert got.count(b"HTTP/1.1 ") == 1, f"a second request was answered: {got!r}"
+    assert api.history_ids(world.owner.token, group_id=world.group) == before
+
+
+def test_quoted_names_that_are_not_utf8_give_404_not_500(api, world):
+    """/web/ and /file/ quote the name they could not find; bytes that are not UTF-8,
+    or a character cut by the quote's length limit, must not break the envelope."""
+    for path, token in (("/web/%ff", None), ("/web/a%c3", None),
+                        ("/web/" + "a" * 98 + "%e2%82%ac", None),
+                        ("/web/" + "a" * 99 + "%e2%82%ac", None),
+                        ("/file/%ff", world.bot.token), ("/file/file_%ff", world.bot.token)):
+        r = api.request("GET", path, token)
+        assert r.status_code == 404, (path, r.status_code, r.text[:200])
+        body = api.body_of(r)
+        assert body["code"] == 404 and body["msg"], body
+
+
+def test_spaces_in_a_path_cannot_forge_access_log_fields(fresh_server):
+    api = Api(fresh_server)
+    r = api.request("GET", "/x%20200%200.01%2099%20bot_fake")
+    assert r.status_code == 404
+    line = fresh_server.wait_log(" 404 ")
+    assert line and "/x?200?0.01?99?bot_fake 404 " in line, line
 
 
 # ---------------------------------------------------------------- authentication
