@@ -33,7 +33,13 @@
 
 #include "log.h"
 
-#define PG__BATCH_MAX 256
+/* Jobs a batch takes at most. Each runs under a savepoint, a
+ * subtransaction with an xid of its own once it writes; past 64 in one
+ * transaction PostgreSQL's per-backend cache of them
+ * (PGPROC_MAX_CACHED_SUBXIDS) overflows and every session's snapshots must
+ * look in pg_subtrans until the transaction ends. Batches seen under load
+ * hold 13-16 jobs. */
+#define PG__BATCH_MAX 64
 #define PG__WRITERS_DEFAULT 2
 #define PG__WRITERS_MAX 64
 #define PG__CHANNEL "bink_wake"
