@@ -108,66 +108,76 @@ static void metrics__le(FILE *f, size_t b) {
     fprintf(f, "%g", metrics__bounds[b]);
 }
 
+/* One endpoint's request counts, by status code. */
+static void metrics__codes_of(FILE *f, const char *name,
+                              metrics__endpoint *e) {
+  for (size_t c = 0; c <= METRICS__NCODES; c++) {
+    uint64_t n = METRICS__GET(e->by_code[c]);
+    if (!n)
+      continue;
+    if (c == METRICS__NCODES)
+      fprintf(f,
+              "bink_http_requests_total{endpoint=\"%s\",code=\"other\"} "
+              "%llu\n",
+              name, (unsigned long long)n);
+    else
+      fprintf(f,
+              "bink_http_requests_total{endpoint=\"%s\",code=\"%d\"} "
+              "%llu\n",
+              name, metrics__codes[c], (unsigned long long)n);
+  }
+}
+
+/* One endpoint's latency histogram (cumulative buckets, sum, count). */
+static void metrics__histogram_of(FILE *f, const char *name,
+                                  metrics__endpoint *e) {
+  uint64_t counts[METRICS__NBOUNDS + 1], total = 0;
+  for (size_t b = 0; b <= METRICS__NBOUNDS; b++)
+    total += counts[b] = METRICS__GET(e->buckets[b]);
+  if (!total)
+    return;
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b <= METRICS__NBOUNDS; b++) {
+    cumulative += counts[b];
+    fprintf(f, "bink_http_request_duration_seconds_bucket{endpoint=\"%s\","
+               "le=\"",
+            name);
+    metrics__le(f, b);
+    fprintf(f, "\"} %llu\n", (unsigned long long)cumulative);
+  }
+  uint64_t us = METRICS__GET(e->sum_us);
+  fprintf(f,
+          "bink_http_request_duration_seconds_sum{endpoint=\"%s\"} "
+          "%llu.%06llu\n"
+          "bink_http_request_duration_seconds_count{endpoint=\"%s\"} "
+          "%llu\n",
+          name, (unsigned long long)(us / 1000000),
+          (unsigned long long)(us % 1000000), name, (unsigned long long)total);
+}
+
+/* fn for every endpoint that has a label (named, or "unmatched"). */
+static void metrics__each_endpoint(FILE *f,
+                                   void (*fn)(FILE *, const char *,
+                                              metrics__endpoint *)) {
+  for (size_t i = 0; i <= METRICS_ENDPOINTS_MAX; i++) {
+    const char *name = metrics__endpoint_label(i);
+    if (name)
+      fn(f, name, &metrics__endpoints[i]);
+  }
+}
+
 static void metrics__requests(FILE *f) {
   fputs("# HELP bink_http_requests_total HTTP requests answered, by endpoint "
         "and status code.\n"
         "# TYPE bink_http_requests_total counter\n",
         f);
-  for (size_t i = 0; i <= METRICS_ENDPOINTS_MAX; i++) {
-    metrics__endpoint *e = &metrics__endpoints[i];
-    const char *name = metrics__endpoint_label(i);
-    if (!name)
-      continue;
-    for (size_t c = 0; c <= METRICS__NCODES; c++) {
-      uint64_t n = METRICS__GET(e->by_code[c]);
-      if (!n)
-        continue;
-      if (c == METRICS__NCODES)
-        fprintf(f,
-                "bink_http_requests_total{endpoint=\"%s\",code=\"other\"} "
-                "%llu\n",
-                name, (unsigned long long)n);
-      else
-        fprintf(f,
-                "bink_http_requests_total{endpoint=\"%s\",code=\"%d\"} "
-                "%llu\n",
-                name, metrics__codes[c], (unsigned long long)n);
-    }
-  }
+  metrics__each_endpoint(f, metrics__codes_of);
   fputs("# HELP bink_http_request_duration_seconds Time from a request's "
         "first byte to its reply's last, by endpoint (long polls and event "
         "streams included).\n"
         "# TYPE bink_http_request_duration_seconds histogram\n",
         f);
-  for (size_t i = 0; i <= METRICS_ENDPOINTS_MAX; i++) {
-    metrics__endpoint *e = &metrics__endpoints[i];
-    const char *name = metrics__endpoint_label(i);
-    if (!name)
-      continue;
-    uint64_t counts[METRICS__NBOUNDS + 1], total = 0;
-    for (size_t b = 0; b <= METRICS__NBOUNDS; b++)
-      total += counts[b] = METRICS__GET(e->buckets[b]);
-    if (!total)
-      continue;
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b <= METRICS__NBOUNDS; b++) {
-      cumulative += counts[b];
-      fprintf(f, "bink_http_request_duration_seconds_bucket{endpoint=\"%s\","
-                 "le=\"",
-              name);
-      metrics__le(f, b);
-      fprintf(f, "\"} %llu\n", (unsigned long long)cumulative);
-    }
-    uint64_t us = METRICS__GET(e->sum_us);
-    fprintf(f,
-            "bink_http_request_duration_seconds_sum{endpoint=\"%s\"} "
-            "%llu.%06llu\n"
-            "bink_http_request_duration_seconds_count{endpoint=\"%s\"} "
-            "%llu\n",
-            name, (unsigned long long)(us / 1000000),
-            (unsigned long long)(us % 1000000), name,
-            (unsigned long long)total);
-  }
+  metrics__each_endpoint(f, metrics__histogram_of);
 }
 
 static void metrics__gauge(FILE *f, const char *name, const char *help,
