@@ -125,25 +125,7 @@ gcc -O2 -Wall -Wextra -o "$RECEIVER" "$BENCH_DIR/receiver.c" \
 
 # ---- start the servers ------------------------------------------------------
 listen_port() { # PID -> its listening TCP port, from /proc (see bench/run.sh)
-  python3 - "$1" <<'PY' 2>/dev/null
-import os, sys
-pid = sys.argv[1]
-inodes = set()
-for fd in os.listdir(f"/proc/{pid}/fd"):
-    try:
-        link = os.readlink(f"/proc/{pid}/fd/{fd}")
-    except OSError:
-        continue
-    if link.startswith("socket:["):
-        inodes.add(link[8:-1])
-with open(f"/proc/{pid}/net/tcp") as f:
-    next(f)
-    for row in f:
-        col = row.split()
-        if col[3] == "0A" and col[9] in inodes:
-            print(int(col[1].split(":")[1], 16))
-            break
-PY
+  python3 "$BENCH_DIR/listen_port.py" "$1" 2>/dev/null
 }
 start() { # NAME LOG CMD...: start in the background, wait for it to listen
   local name=$1 log=$2; shift 2

@@ -99,25 +99,7 @@ gcc -O2 -Wall -Wextra -o "$BASELINE" "$BENCH_DIR/baseline.c" \
 # level info, which the benchmark turns off): its socket inodes matched
 # against the LISTEN rows of /proc/net/tcp.
 listen_port() {
-  python3 - "$1" <<'PY' 2>/dev/null
-import os, sys
-pid = sys.argv[1]
-inodes = set()
-for fd in os.listdir(f"/proc/{pid}/fd"):
-    try:
-        link = os.readlink(f"/proc/{pid}/fd/{fd}")
-    except OSError:
-        continue
-    if link.startswith("socket:["):
-        inodes.add(link[8:-1])
-with open(f"/proc/{pid}/net/tcp") as f:
-    next(f)
-    for row in f:
-        col = row.split()
-        if col[3] == "0A" and col[9] in inodes:  # 0A: LISTEN
-            print(int(col[1].split(":")[1], 16))
-            break
-PY
+  python3 "$BENCH_DIR/listen_port.py" "$1" 2>/dev/null
 }
 
 # start NAME LOG CMD...: runs CMD in the background, waits until it listens,

@@ -32,6 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import events_streams as es  # noqa: E402
+from listen_port import listen_port  # noqa: E402
 
 
 def smaps(pid):
@@ -45,24 +46,6 @@ def smaps(pid):
             elif line.startswith("Rss:"):
                 maps[cur] = int(line.split()[1])
     return maps
-
-
-def listen_port(pid):
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    with open(f"/proc/{pid}/net/tcp") as f:
-        next(f)
-        for row in f:
-            col = row.split()
-            if col[3] == "0A" and col[9] in inodes:
-                return int(col[1].split(":")[1], 16)
-    return None
 
 
 async def run(binkd, nstreams, npolls, env, options):
