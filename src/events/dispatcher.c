@@ -482,8 +482,7 @@ int ev_dispatcher_running(ev_dispatcher *d) {
 int64_t ev_dispatcher_outbox_pending(ev_dispatcher *d) {
   if (!d)
     return -1;
-  int64_t first = 0;
-  if (atomic_exchange(&d->wanted_at, dispatch__now_ms()) == first)
+  if (atomic_exchange(&d->wanted_at, dispatch__now_ms()) == 0)
     curl_multi_wakeup(d->multi); /* the first ask: count now */
   return atomic_load(&d->pending);
 }

@@ -3,11 +3,25 @@
 
 #include "svc/svc_internal.h"
 
+/* The two refusals svc__load_group, svc__require_member and
+ * svc__load_group_member share. */
+static bink_rc svc__group_not_found(bink_err *err, const char *field,
+                                    bink_str id) {
+  return bink_fail(err, BINK_ENOTFOUND, "%s %.*s not found", field,
+                   (int)id.n, id.p);
+}
+
+static bink_rc svc__not_member(bink_err *err, const bink_group *g,
+                               const bink_account *who) {
+  return bink_fail(err, BINK_EFORBIDDEN, "%s not a member of group %s",
+                   who->is_bot ? "the bot is" : "you are", g->ext_id);
+}
+
 bink_rc svc__load_group(store_conn *c, const char *field, bink_str id,
                         bink_group *g, bink_err *err) {
   bink_rc rc = store_group_get_ext(c, id.p, id.n, g);
   if (rc == BINK_ENOTFOUND)
-    return bink_fail(err, rc, "%s %.*s not found", field, (int)id.n, id.p);
+    return svc__group_not_found(err, field, id);
   return rc == BINK_OK ? rc : bink_fail(err, rc, "storage unavailable");
 }
 
@@ -16,8 +30,7 @@ bink_rc svc__require_member(store_conn *c, const bink_group *g,
                             bink_err *err) {
   bink_rc rc = store_member_get(c, g->id, who->id, m);
   if (rc == BINK_ENOTFOUND)
-    return bink_fail(err, BINK_EFORBIDDEN, "%s not a member of group %s",
-                     who->is_bot ? "the bot is" : "you are", g->ext_id);
+    return svc__not_member(err, g, who);
   return rc == BINK_OK ? rc : bink_fail(err, rc, "storage unavailable");
 }
 
@@ -26,13 +39,10 @@ bink_rc svc__load_group_member(store_conn *c, const char *field, bink_str id,
                                bink_member *m, bink_err *err) {
   bink_rc rc = store_group_member_get_ext(c, id.p, id.n, who->id, g, m);
   if (rc == BINK_ENOTFOUND)
-    return bink_fail(err, rc, "%s %.*s not found", field, (int)id.n, id.p);
+    return svc__group_not_found(err, field, id);
   if (rc != BINK_OK)
     return bink_fail(err, rc, "storage unavailable");
-  if (m->role == BINK_ROLE_NONE)
-    return bink_fail(err, BINK_EFORBIDDEN, "%s not a member of group %s",
-                     who->is_bot ? "the bot is" : "you are", g->ext_id);
-  return BINK_OK;
+  return m->role == BINK_ROLE_NONE ? svc__not_member(err, g, who) : BINK_OK;
 }
 
 bink_rc svc__load_account(store_conn *c, const char *field, bink_str id,
