@@ -1,5 +1,6 @@
 #include "core/render.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,6 +81,24 @@ json_t *bink_render_bot(const bink_account *b) {
                    "description", b->description, "privacy_mode",
                    b->privacy_mode, "can_join_groups", b->can_join_groups,
                    "created_at", (json_int_t)b->created_at);
+}
+
+char *bink_json_text(const json_t *v, char *small, size_t cap, size_t *n) {
+  *n = v ? json_dumpb(v, small, cap, JSON_COMPACT) : 0;
+  if (*n == 0)
+    return NULL;
+  if (*n < cap) {
+    small[*n] = '\0';
+    return small;
+  }
+  char *text = malloc(*n + 1);
+  if (text && json_dumpb(v, text, *n, JSON_COMPACT) != *n) {
+    free(text);
+    return NULL;
+  }
+  if (text)
+    text[*n] = '\0';
+  return text;
 }
 
 bool bink_render_bot_same(const bink_account *a, const bink_account *b) {

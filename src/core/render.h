@@ -25,6 +25,13 @@ json_t *bink_render_profile(const bink_account *a);
 /* getme: {"bot_id","username","display_name","description","privacy_mode",
  * "can_join_groups","created_at"}. */
 json_t *bink_render_bot(const bink_account *bot);
+
+/* v serialised compactly (jansson), NUL-terminated, its length in *n: in
+ * small[0..cap) when it fits, else in a malloc'd block. Returns small, the
+ * block (the caller frees it when it is not small), or NULL (v NULL or
+ * memory out). Spares json_dumps()'s step-by-step growing and extra copy
+ * on hot paths. */
+char *bink_json_text(const json_t *v, char *small, size_t cap, size_t *n);
 /* True when bink_render_bot gives a and b the same object (it compares
  * exactly the fields that function reads: keep the two together). */
 bool bink_render_bot_same(const bink_account *a, const bink_account *b);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/render.h"
 #include "core/rules.h"
 #include "ctx.h"
 #include "http/authcache.h"
@@ -680,14 +681,12 @@ static void http__become_stream(http_req *r) {
  * then copies it once more and the length is measured again. */
 static char *http__dump(const json_t *env, size_t *n) {
   char small[4096];
-  *n = env ? json_dumpb(env, small, sizeof small, JSON_COMPACT) : 0;
-  char *body = *n ? malloc(*n) : NULL;
-  if (body && *n <= sizeof small)
+  char *text = bink_json_text(env, small, sizeof small, n);
+  if (text != small)
+    return text; /* its own block, or NULL */
+  char *body = malloc(*n);
+  if (body)
     memcpy(body, small, *n);
-  else if (body && json_dumpb(env, body, *n, JSON_COMPACT) != *n) {
-    free(body);
-    body = NULL;
-  }
   return body;
 }
 

@@ -3,6 +3,7 @@
  * everyone who may see it. */
 #include <stdlib.h>
 
+#include "core/render.h"
 #include "svc/svc_internal.h"
 
 bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
@@ -12,19 +13,11 @@ bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
    * writer thread, inside the batch's transaction: json_dumps() would grow
    * a buffer step by step and copy it once more). */
   char small[2048];
-  char *text = small;
-  size_t n = data ? json_dumpb(data, small, sizeof small, JSON_COMPACT) : 0;
-  if (n >= sizeof small) {
-    text = malloc(n + 1);
-    if (text && json_dumpb(data, text, n, JSON_COMPACT) != n) {
-      free(text);
-      text = NULL;
-    }
-  }
+  size_t n = 0;
+  char *text = bink_json_text(data, small, sizeof small, &n);
   json_decref(data);
-  if (n == 0 || !text)
+  if (!text)
     return bink_fail(err, BINK_EINTERNAL, "out of memory");
-  text[n] = '\0';
   bink_rc rc = store_feed_insert(c, group_id, dm ? dm->id : 0, user_id, event,
                                  text, now, NULL);
   if (text != small)
