@@ -133,6 +133,7 @@ bink_rc api_sendmessage(http_req *r) {
     op->idempotency_key = r->idempotency_key;
     http_body_hash(r, op->request_hash);
   }
+  svc_send_prepare(op);
   return http_defer(r, svc_send_job, op, api_reply_out);
 }
 

@@ -752,7 +752,7 @@ static bool chat__load_message(const PGresult *r, int row, int base,
 }
 
 bink_rc pg_message_insert(store_conn *c, bink_message *m) {
-  if (bink_id_new_tag(m->tag) != BINK_OK)
+  if (m->tag[0] == '\0' && bink_id_new_tag(m->tag) != BINK_OK)
     return BINK_EINTERNAL;
   pg__num n[9];
   const char *p[] = {m->tag,

@@ -1186,7 +1186,7 @@ bink_rc sqlite_message_insert(store_conn *c, bink_message *m) {
   sqlite3_stmt *st = store__stmt(c, SQL_MESSAGE_INSERT);
   if (!st)
     return BINK_EUNAVAIL;
-  if (bink_id_new_tag(m->tag) != BINK_OK)
+  if (m->tag[0] == '\0' && bink_id_new_tag(m->tag) != BINK_OK)
     return BINK_EINTERNAL;
   sqlite3_bind_text(st, 1, m->tag, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, m->group_id);

@@ -105,7 +105,14 @@ typedef struct svc_send {
   const json_t *extra;       /* bots only; validated by the op */
   const char *idempotency_key;
   unsigned char request_hash[BINK_SHA256_LEN];
+  char tag[BINK_ID_TAG_LEN + 1]; /* the new message id's random part */
 } svc_send;
+/* What a send needs no storage for, done on the request's thread before
+ * the job is queued: draws op->tag (OpenSSL's RAND_bytes takes a lock and
+ * calls getpid() every time; the writer thread, where the job runs, is the
+ * one stage every write goes through). Should that fail, op->tag stays
+ * empty and the store draws it. */
+void svc_send_prepare(svc_send *op);
 bink_rc svc_send_job(store_conn *c, void *op, bink_err *err);
 
 typedef struct svc_edit {

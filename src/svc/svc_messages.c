@@ -187,6 +187,7 @@ static bink_rc svc__send(store_conn *c, svc_send *op, bink_err *err) {
   if (rc != BINK_OK)
     goto done;
   m.sender_id = me->id;
+  memcpy(m.tag, op->tag, sizeof m.tag);
   snprintf(m.sender_ext, sizeof m.sender_ext, "%s", me->ext_id);
   m.created_at = op->x.now;
   if (ch.g.id) {
@@ -242,6 +243,11 @@ static bink_rc svc__send(store_conn *c, svc_send *op, bink_err *err) {
 done:
   bink_message_clear(&m);
   return rc;
+}
+
+void svc_send_prepare(svc_send *op) {
+  if (bink_id_new_tag(op->tag) != BINK_OK)
+    op->tag[0] = '\0';
 }
 
 bink_rc svc_send_job(store_conn *c, void *arg, bink_err *err) {
