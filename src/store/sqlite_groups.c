@@ -17,6 +17,19 @@ static void sqlite__wake_member(void *arg, int64_t id) {
   sqlite_wake(arg, STORE_WAKE_USER(id));
 }
 
+/* Under load a batch holds many messages to the same few groups; their
+ * members are looked up once a batch. The memo is dropped with the
+ * batch's wake-ups (store__run_batch) and when a member is added
+ * (sqlite_member_insert), so nobody who joined in between is missed. */
 bink_rc sqlite_wake_group(store_conn *c, int64_t group_id) {
-  return sqlite_group_member_ids(c, group_id, sqlite__wake_member, c);
+  store *s = c->owner;
+  bool memo = c == s->writer;
+  for (size_t i = 0; memo && i < s->nwoken_group; i++)
+    if (s->woken_group[i] == group_id)
+      return BINK_OK;
+  bink_rc rc = sqlite_group_member_ids(c, group_id, sqlite__wake_member, c);
+  if (rc == BINK_OK && memo &&
+      s->nwoken_group < sizeof s->woken_group / sizeof s->woken_group[0])
+    s->woken_group[s->nwoken_group++] = group_id;
+  return rc;
 }

@@ -42,6 +42,9 @@ struct store {
   /* wake-ups noted by the jobs of the running batch (writer thread only) */
   uint64_t *wake;
   size_t nwake, cap_wake;
+  /* groups whose members are already among `wake` (sqlite_wake_group) */
+  int64_t woken_group[8];
+  size_t nwoken_group;
   store_commit_hook hook;
   void *hook_arg;
   struct store__ckpt *ckpt; /* the checkpointer (store_sqlite.c) */

@@ -522,6 +522,7 @@ static void store__run_batch(store *s, store_job *batch) {
   if (s->nwake && s->hook)
     s->hook(s->hook_arg, s->wake, s->nwake);
   s->nwake = 0;
+  s->nwoken_group = 0;
   store_queue_finish(batch);
 }
 
@@ -1009,6 +1010,7 @@ bink_rc sqlite_member_insert(store_conn *c, const bink_member *m) {
   sqlite3_bind_int64(st, 4, m->muted_until);
   sqlite3_bind_int64(st, 5, m->joined_at);
   bink_rc r = store__step_done(c, st);
+  c->owner->nwoken_group = 0; /* sqlite_wake_group must look again */
   return r == BINK_OK ? store__count_add(c, m->group_id, 1) : r;
 }
 

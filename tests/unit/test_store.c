@@ -1751,6 +1751,81 @@ static void run_group_commit(fixture *f, bool hold_writer)
   free(jobs);
 }
 
+/* Wake-ups: the keys the commit hook receives. */
+static pthread_mutex_t woken_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t woken[64];
+static size_t nwoken;
+
+static void note_woken(void *arg, const uint64_t *keys, size_t n)
+{
+  (void)arg;
+  pthread_mutex_lock(&woken_lock);
+  for (size_t i = 0; i < n && nwoken < sizeof woken / sizeof woken[0]; i++)
+    woken[nwoken++] = keys[i];
+  pthread_mutex_unlock(&woken_lock);
+}
+
+static bool was_woken(uint64_t key)
+{
+  bool found = false;
+
+  pthread_mutex_lock(&woken_lock);
+  for (size_t i = 0; i < nwoken; i++)
+    found = found || woken[i] == key;
+  pthread_mutex_unlock(&woken_lock);
+  return found;
+}
+
+typedef struct wake_job {
+  int64_t group_id, joiner;
+} wake_job;
+
+/* A message to the group, someone joins, another message: one batch. */
+static bink_rc job_wake_join_wake(store_conn *c, void *arg, bink_err *err)
+{
+  wake_job *j = arg;
+  bink_member m;
+  bink_rc rc;
+
+  (void)err;
+  if ((rc = store_wake_group(c, j->group_id)) != BINK_OK)
+    return rc;
+  memset(&m, 0, sizeof m);
+  m.group_id = j->group_id;
+  m.account_id = j->joiner;
+  m.role = BINK_ROLE_MEMBER;
+  m.joined_at = 1700000300;
+  if ((rc = store_member_insert(c, &m)) != BINK_OK)
+    return rc;
+  return store_wake_group(c, j->group_id);
+}
+
+/* The writer looks a group's members up once a batch; a member who joins
+ * later in the same batch is still woken by the group's next message. */
+static void test_wake_group_sees_joiner(void **state)
+{
+  fixture *f = *state;
+  bink_group g;
+  bink_err err;
+  wake_job j;
+  int64_t owner, joiner;
+
+  store_set_commit_hook(f->s, note_woken, NULL);
+  owner = make_account(f, "owner", false, 0, NULL);
+  joiner = make_account(f, "joiner", false, 0, NULL);
+  make_group(f, "Team", owner, &g);
+  assert_int_equal(add_member(f, g.id, owner, BINK_ROLE_OWNER, 1700000200),
+                   BINK_OK);
+  pthread_mutex_lock(&woken_lock);
+  nwoken = 0;
+  pthread_mutex_unlock(&woken_lock);
+  j.group_id = g.id;
+  j.joiner = joiner;
+  assert_int_equal(store_write(f->s, job_wake_join_wake, &j, &err), BINK_OK);
+  assert_true(was_woken(STORE_WAKE_USER(owner)));
+  assert_true(was_woken(STORE_WAKE_USER(joiner)));
+}
+
 static void test_group_commit_one_batch(void **state)
 {
   run_group_commit(*state, true);
@@ -2180,6 +2255,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_chats_unread, setup, teardown),
     cmocka_unit_test_setup_teardown(test_chats_many, setup, teardown),
     cmocka_unit_test_setup_teardown(test_idempotency, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_wake_group_sees_joiner, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(test_group_commit_one_batch, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup,
