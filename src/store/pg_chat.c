@@ -16,6 +16,7 @@
  */
 #include "store/pg_int.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,17 @@ static const char SQL_GROUP_MEMBER_GET[] =
     "g.owner_id, g.member_count, g.created_at, m.role, m.muted_until, "
     "m.joined_at FROM groups g LEFT JOIN members m "
     "ON m.group_id = g.id AND m.account_id = $2 WHERE g.id = $1";
+/* On a writer the look-up also draws the id of the message the job is most
+ * likely about to post (sendmessage): pg_message_insert then needs no round
+ * trip of its own, and its row waits for the batch's end ("Messages kept
+ * for the batch's end"). A job that posts nothing leaves a gap in the ids,
+ * as a rolled-back insert always did; the id is drawn when the job starts,
+ * so a message sent after another one committed still gets a larger id. */
+static const char SQL_GROUP_MEMBER_GET_DRAW[] =
+    "SELECT g.id, g.tag, g.username, g.title, g.description, g.public, "
+    "g.owner_id, g.member_count, g.created_at, m.role, m.muted_until, "
+    "m.joined_at, nextval('messages_id_seq') FROM groups g LEFT JOIN members "
+    "m ON m.group_id = g.id AND m.account_id = $2 WHERE g.id = $1";
 static const char SQL_GROUP_BY_USERNAME[] =
     "SELECT " GROUP_COLS " FROM groups WHERE username_lc = $1";
 static const char SQL_MEMBER_GET[] =
@@ -516,9 +528,14 @@ bink_rc pg_group_member_get_ext(store_conn *c, const char *ext, size_t len,
   pg__num n[2];
   const char *p[] = {pg__i(&n[0], id), pg__i(&n[1], account_id)};
   bink_rc rc;
-  PGresult *r = chat__row(c, SQL_GROUP_MEMBER_GET, 2, p, &rc);
+  bool draw = c->writer;
+  c->reads_no_messages = draw;
+  PGresult *r = chat__row(
+      c, draw ? SQL_GROUP_MEMBER_GET_DRAW : SQL_GROUP_MEMBER_GET, 2, p, &rc);
   if (!r)
     return rc;
+  if (draw)
+    c->msg_id_next = pg__i64(r, 0, 12);
   chat__load_group(r, 0, g);
   memset(m, 0, sizeof *m);
   m->group_id = g->id;
@@ -751,9 +768,91 @@ static bool chat__load_message(const PGresult *r, int row, int base,
   return m->content != NULL;
 }
 
+/* ---- Messages kept for the batch's end ----
+ * A message whose id the job's group look-up drew is not inserted at once:
+ * its row is kept on the writer connection, and the kept rows go in one
+ * INSERT when the batch ends, or before any statement that might read
+ * messages (pg__run), whichever comes first. A sendmessage job then takes
+ * one round trip (its savepoint and the look-up), and its savepoint covers
+ * no write (no subtransaction id). A job that fails forgets its rows; rows
+ * inserted under its savepoint are inserted again later (store_pg.c). */
+static const char SQL_MESSAGES_ADD[] =
+    "INSERT INTO messages(id, tag, group_id, dm_id, sender_id, target_id, "
+    "group_ext, sender_ext, target_ext, type, content, file_ref, extra, "
+    "attachment, reply_to, reply_to_ext, quote_id, quote_ext, quote, "
+    "created_at) SELECT * FROM json_to_recordset($1::json) AS (i bigint, "
+    "t text, g bigint, d bigint, s bigint, tg bigint, ge text, se text, "
+    "te text, ty int, c text, f text, x text, a text, r bigint, re text, "
+    "q bigint, qe text, qs text, ca bigint)";
+
+static json_t *chat__message_row(const bink_message *m) {
+  return json_pack(
+      "{s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:s?, "
+      "s:s?, s:I, s:s, s:I, s:s, s:s?, s:I}",
+      "i", (json_int_t)m->id, "t", m->tag, "g", (json_int_t)m->group_id, "d",
+      (json_int_t)m->dm_id, "s", (json_int_t)m->sender_id, "tg",
+      (json_int_t)m->target_id, "ge", m->group_ext, "se", m->sender_ext, "te",
+      m->target_ext, "ty", (int)m->type, "c", m->content ? m->content : "",
+      "f", m->file_ref, "x", m->extra, "a", m->attachment, "r",
+      (json_int_t)m->reply_to, "re", m->reply_to_ext, "q",
+      (json_int_t)m->quote_id, "qe", m->quote_ext, "qs", m->quote, "ca",
+      (json_int_t)m->created_at);
+}
+
+size_t pg__messages_kept(const store_conn *c) {
+  return c->msg_rows ? json_array_size(c->msg_rows) : 0;
+}
+
+void pg__messages_truncate(store_conn *c, size_t keep) {
+  while (pg__messages_kept(c) > keep)
+    json_array_remove(c->msg_rows, json_array_size(c->msg_rows) - 1);
+  if (c->msg_flushed > keep)
+    c->msg_flushed = keep;
+  if (c->msg_flushed_at_sp > keep)
+    c->msg_flushed_at_sp = keep;
+}
+
+bool pg__messages_flush(store_conn *c) {
+  size_t n = pg__messages_kept(c);
+  if (c->msg_flushed >= n)
+    return true;
+  json_t *rows = json_array();
+  for (size_t i = c->msg_flushed; rows && i < n; i++)
+    if (json_array_append(rows, json_array_get(c->msg_rows, i)) != 0) {
+      json_decref(rows);
+      rows = NULL;
+    }
+  char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+  json_decref(rows);
+  if (!text)
+    return false;
+  /* Not a job's first statement: it runs before the savepoint, if any. */
+  bool sp_pending = c->sp_pending;
+  c->sp_pending = false;
+  c->reads_no_messages = true;
+  const char *params[] = {text};
+  bool ok = pg__cmd(c, SQL_MESSAGES_ADD, 1, params, NULL) == BINK_OK;
+  c->sp_pending = sp_pending;
+  free(text);
+  if (ok)
+    c->msg_flushed = n;
+  return ok;
+}
+
 bink_rc pg_message_insert(store_conn *c, bink_message *m) {
   if (m->tag[0] == '\0' && bink_id_new_tag(m->tag) != BINK_OK)
     return BINK_EINTERNAL;
+  if (c->writer && c->msg_id_next > 0) {
+    m->id = c->msg_id_next;
+    c->msg_id_next = 0;
+    json_t *row = chat__message_row(m);
+    if (!c->msg_rows)
+      c->msg_rows = json_array();
+    if (!row || !c->msg_rows || json_array_append_new(c->msg_rows, row) != 0)
+      return BINK_EINTERNAL;
+    bink_id_format(m->ext_id, BINK_ID_MSG, m->id, m->tag);
+    return BINK_OK;
+  }
   pg__num n[9];
   const char *p[] = {m->tag,
                      pg__i(&n[0], m->group_id),

@@ -68,6 +68,16 @@ struct store_conn {
    * job again after its batch (store_pg.c). Set by pg__run. */
   bool lock_cycle;
   unsigned job_events; /* outbox rows the running job inserted (writer) */
+  /* Messages kept for the batch's end (pg_chat.c, "Messages kept for the
+   * batch's end"; writer connections): the rows as JSON objects; the first
+   * msg_flushed of them are inserted already, msg_flushed_at_sp when the
+   * running job's savepoint was set. msg_id_next: the id the running
+   * job's group look-up drew (0: none). reads_no_messages: the statement
+   * about to run reads no message, so kept rows may wait (one statement). */
+  struct json_t *msg_rows;
+  size_t msg_flushed, msg_flushed_at_sp;
+  int64_t msg_id_next;
+  bool reads_no_messages;
   struct store_conn *next; /* in owner's list */
 };
 
@@ -87,6 +97,14 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
  * EUNAVAIL; *changed (when not NULL) gets the number of rows affected. */
 bink_rc pg__cmd(store_conn *c, const char *sql, int n,
                 const char *const *params, int64_t *changed);
+
+/* Inserts the kept messages not inserted yet, in one statement (pg_chat.c):
+ * true when done or none were waiting. */
+bool pg__messages_flush(store_conn *c);
+/* Forgets the kept messages after the first `keep` (a job that failed). */
+void pg__messages_truncate(store_conn *c, size_t keep);
+/* How many messages are kept. */
+size_t pg__messages_kept(const store_conn *c);
 
 /* Text of an integer parameter, formatted into buf. */
 typedef struct pg__num {

@@ -335,6 +335,7 @@ static void pg__conn_free(store_conn *c) {
   if (!c)
     return;
   pg__feed_truncate(c, 0);
+  json_decref(c->msg_rows);
   free(c->feed);
   if (c->pg)
     PQfinish(c->pg);
@@ -434,6 +435,12 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
                   const char *const *params, bink_rc *rc) {
   *rc = BINK_EUNAVAIL;
   PGresult *r = NULL;
+  /* Kept messages go in first unless the statement reads none (pg_chat.c,
+   * "Messages kept for the batch's end"). */
+  bool reads_none = c->reads_no_messages;
+  c->reads_no_messages = false;
+  if (!reads_none && !pg__messages_flush(c))
+    return NULL;
   for (int attempt = 0; attempt < 2; attempt++) {
     bool was_in_tx = c->in_tx;
     if (!pg__before(c, sql))
@@ -452,6 +459,7 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
       r = pg__send_with_savepoint(c, name, n, params, &sp_ok);
       c->sp_set = c->sp_set || sp_ok;
       c->sp_failed = !sp_ok;
+      c->msg_flushed_at_sp = c->msg_flushed;
     } else {
       r = PQsendQueryPrepared(c->pg, name, n, params, NULL, NULL, 0)
               ? pg__wait(c, c->wait_ms)
@@ -787,6 +795,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   c->nwake = 0;
   c->nwake_groups = 0;
   pg__feed_truncate(c, 0);
+  pg__messages_truncate(c, 0);
   /* Each job runs under the savepoint "job", which pg__run sets (releasing
    * the one before) in the round trip of the job's first statement; a
    * failed job is rolled back to it. COMMIT releases the last. */
@@ -802,7 +811,9 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
       link = &j->next;
       continue;
     }
-    size_t feed_mark = c->nfeed;
+    size_t feed_mark = c->nfeed, msg_mark = pg__messages_kept(c);
+    c->msg_flushed_at_sp = c->msg_flushed;
+    c->msg_id_next = 0;
     c->job_events = 0;
     c->sp_pending = true;
     c->sp_failed = false;
@@ -823,6 +834,13 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     if ((ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) &&
         j->rc != BINK_OK && ran && !pg__simple(c, "ROLLBACK TO job"))
       ts = PQTRANS_UNKNOWN;
+    if (j->rc != BINK_OK) {
+      /* Its own kept messages are forgotten; those of earlier jobs that
+       * went in under its savepoint were rolled back with it. */
+      if (ran && c->msg_flushed > c->msg_flushed_at_sp)
+        c->msg_flushed = c->msg_flushed_at_sp;
+      pg__messages_truncate(c, msg_mark);
+    }
     if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
       /* The connection or the transaction is gone: every job of the batch
        * so far is lost with it. */
@@ -841,7 +859,8 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     link = &j->next;
   }
   if (in_tx) {
-    bool ok = pg__feed_flush(c) && pg__notify_commit(c);
+    bool ok = pg__messages_flush(c) && pg__feed_flush(c) &&
+              pg__notify_commit(c);
     if (!ok) {
       /* A failed COMMIT may still have committed (the connection broke
        * after the server did): callers are told it failed, and
@@ -853,6 +872,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     pg__simple(c, "ROLLBACK");
   }
   pg__feed_truncate(c, 0);
+  pg__messages_truncate(c, 0);
   if (c->nwake && s->hook)
     s->hook(s->hook_arg, c->wake, c->nwake);
   c->nwake = 0;
