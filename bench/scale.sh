@@ -3,33 +3,53 @@
 # (docs/scaling.md, docs/PERFORMANCE.md "Several nodes").
 #
 # Builds binkd (Release, in bench/.build), starts a throw-away PostgreSQL 15
-# cluster (scripts/pg-cluster.sh) and measures, in one run, with wrk and
+# cluster (scripts/pg-cluster.sh) and measures, with wrk and
 # bench/sendmessage.lua (a bot writes to a 20-member group):
-#   1. one node on SQLite                     (the baseline of this run)
-#   2. one node on PostgreSQL                 target >= 50 % of 1
-#   3. two nodes on one PostgreSQL database   target >= 1.6 x 2
+#   1. one node on SQLite, BENCH_CONNECTIONS connections (the baseline)
+#   2. one node on PostgreSQL, the same load    target >= 50 % of 1
+#   3. two nodes on one PostgreSQL database, each node driven like the one
+#      node of 2 (BENCH_CONNECTIONS each)        target >= 1.6 x 2
 #   4. one node held to BENCH_NODE_CPU cores by a cgroup CPU quota, two
-#      bots writing through it (half the connections each)
+#      bots writing through it, half the connections each (so
+#      BENCH_CONNECTIONS on the node)
 #   5. two such nodes, each in its own cgroup, one bot writing through each
-#                                              target >= 1.6 x 4
+#      with BENCH_CONNECTIONS, i.e. the same load per node as 4
+#                                                target >= 1.6 x 4
+# Runs 3 and 5 measure capacity: "adding a node" means another node taking
+# the same load as the first, so each node gets what the single node got,
+# and their rates are added. BENCH_SPLIT=1 instead splits BENCH_CONNECTIONS
+# between the two nodes (half each; what this script did before), kept to
+# compare: with the same total load, a second node can only show up as
+# lower latency, not as more requests.
 # Runs 1-3 have one bot write: its update_id counter row is locked by
 # each transaction that numbers its events (gapless across nodes), so two
 # nodes writing for ONE bot take turns at that lock. Runs 4-5 have two bots,
 # as a deployment of several nodes serves many.
-# Runs 3 and 5 drive both nodes at once, each with half the connections,
-# and add their rates. Runs 4 and 5 are the case "the database is not the
-# bottleneck": each node gets the CPU of a small machine of its own, the
-# database keeps the rest, as when nodes run on separate hosts. On a
-# 2-core machine runs 2 and 3 cannot show that: database, nodes and wrk
-# already share both cores at one node. (Runs 4-5 need a writable cgroup
-# CPU controller, v1 or v2, i.e. root; they are skipped without one.) For each run it prints req/s, p99, and the CPU time spent by
-# binkd and by PostgreSQL per request, which tells where the limit is: on a
-# small machine the nodes, the database and wrk share the same cores.
+# Runs 4 and 5 are the case "the database is not the bottleneck": each node
+# gets the CPU of a small machine of its own, the database keeps the rest,
+# as when nodes run on separate hosts. On a 2-core machine runs 2 and 3
+# cannot show that: database, nodes and wrk already share both cores at one
+# node. (Runs 4-5 need a writable cgroup CPU controller, v1 or v2, i.e.
+# root; they are skipped without one.)
+#
+# Rounds: on a shared machine the same binary's figures move by 20-30 %
+# within minutes, more than the differences measured here. So the runs are
+# repeated BENCH_ROUNDS times, interleaved (round 1: runs 1, 2, 3, 4, 5;
+# round 2: 1, 2, 3, 4, 5; ...), each run on freshly started nodes with a
+# fresh data directory and a fresh PostgreSQL schema. A ratio is taken
+# within a round (run 2 over run 1 of the same round, i.e. minutes apart at
+# most), and the ratio reported is the median of the rounds' ratios; the
+# table shows every round, then the median of each column.
+# For each run it prints req/s, p99, and the CPU time spent by binkd and by
+# PostgreSQL per request, which tells where the limit is: on a small machine
+# the nodes, the database and wrk share the same cores.
 # It is a report: exit 0 whenever it produced one, whatever the marks.
 #
 # Environment: BENCH_DURATION [10s], BENCH_CONNECTIONS [64], BENCH_THREADS [2],
 # BENCH_WARMUP [2s], BENCH_BINKD (a binkd binary to use), BENCH_DB_POOL [2],
-# BENCH_NODE_CPU [0.3] (cores per node in runs 4-5; 0 skips them).
+# BENCH_NODE_CPU [0.3] (cores per node in runs 4-5; 0 skips them),
+# BENCH_ROUNDS [3] (rounds of runs 1-5), BENCH_SPLIT [0] (1: runs 3 and 5
+# split BENCH_CONNECTIONS between the two nodes).
 # shellcheck disable=SC2059
 set -uo pipefail
 
@@ -41,10 +61,15 @@ THREADS=${BENCH_THREADS:-2}
 WARMUP=${BENCH_WARMUP:-2s}
 POOL=${BENCH_DB_POOL:-2}
 NODE_CPU=${BENCH_NODE_CPU:-0.3}
+ROUNDS=${BENCH_ROUNDS:-3}
+SPLIT=${BENCH_SPLIT:-0}
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
+# connections per node in the two-node runs 3 and 5
+if [ "$SPLIT" = 1 ]; then PER_NODE=$((CONNS / 2)); else PER_NODE=$CONNS; fi
 
 WORK=$(mktemp -d /tmp/bink-scale.XXXXXX) || die "mktemp failed"
 chmod 755 "$WORK"
@@ -64,10 +89,11 @@ if [ -n "${BENCH_BINKD:-}" ]; then
   BINKD=$BENCH_BINKD
 else
   BINKD=$BENCH_DIR/.build/binkd
-  cmake -S "$ROOT" -B "$BENCH_DIR/.build" -DCMAKE_BUILD_TYPE=Release \
-    -DBINK_TESTS=OFF >"$WORK/build.log" 2>&1 &&
-    cmake --build "$BENCH_DIR/.build" --target binkd -j"$(nproc)" >>"$WORK/build.log" 2>&1 ||
-    { tail -20 "$WORK/build.log" >&2; die "cannot build binkd"; }
+  if ! { cmake -S "$ROOT" -B "$BENCH_DIR/.build" -DCMAKE_BUILD_TYPE=Release \
+           -DBINK_TESTS=OFF >"$WORK/build.log" 2>&1 &&
+         cmake --build "$BENCH_DIR/.build" --target binkd -j"$(nproc)" >>"$WORK/build.log" 2>&1; }; then
+    tail -20 "$WORK/build.log" >&2; die "cannot build binkd"
+  fi
 fi
 PG_URI=$("$ROOT/scripts/pg-cluster.sh" start "$WORK/pg") || die "cannot start PostgreSQL"
 PG_PID=$(head -1 "$WORK/pg/data/postmaster.pid")
@@ -202,88 +228,154 @@ cap() {
   echo "$1" >"$cg/cgroup.procs"
 }
 
-# 1. SQLite, one node
-start "$WORK/sqlite.log" --data "$WORK/d-sqlite"
-NODE_PIDS=("$PID"); read -r TOK GRP <<<"$(setup "$PORT")" || die "setup failed"
-say "1/3 SQLite, one node"
-run sqlite "$CONNS" "$PORT:$TOK:$GRP"
-kill -TERM "$PID"; wait "$PID" 2>/dev/null
+# stop PID...: ends these nodes and waits for them
+stop() { kill -TERM "$@" 2>/dev/null; wait "$@" 2>/dev/null; }
 
-# 2. PostgreSQL, one node
-psql -q "$PG_URI" -c "CREATE SCHEMA one; CREATE SCHEMA two" >/dev/null || die "psql failed"
-U1="$PG_URI?options=-csearch_path%3Done"
-U2="$PG_URI?options=-csearch_path%3Dtwo"
-start "$WORK/pg1.log" --data "$WORK/d-pg1" --db "$U1" --db-pool "$POOL"
-NODE_PIDS=("$PID"); read -r TOK GRP <<<"$(setup "$PORT")" || die "setup failed"
-say "2/3 PostgreSQL, one node"
-run pg1 "$CONNS" "$PORT:$TOK:$GRP"
-kill -TERM "$PID"; wait "$PID" 2>/dev/null
+# bot PORT: a bot and its group on the node at PORT (setup); sets TOK, GRP
+bot() {
+  local out
+  out=$(setup "$1") || die "setup failed"
+  read -r TOK GRP <<<"$out"
+}
 
-# 3. PostgreSQL, two nodes (one database, one data directory)
-start "$WORK/pg2a.log" --data "$WORK/d-pg2" --db "$U2" --db-pool "$POOL"
-A_PID=$PID; A_PORT=$PORT
-start "$WORK/pg2b.log" --data "$WORK/d-pg2" --db "$U2" --db-pool "$POOL"
-B_PID=$PID; B_PORT=$PORT
-NODE_PIDS=("$A_PID" "$B_PID"); read -r TOK GRP <<<"$(setup "$A_PORT")" || die "setup failed"
-say "3/5 PostgreSQL, two nodes"
-run pg2 $((CONNS / 2)) "$A_PORT:$TOK:$GRP" "$B_PORT:$TOK:$GRP"
-kill -TERM "$A_PID" "$B_PID"; wait "$A_PID" "$B_PID" 2>/dev/null
+# schema NAME: creates the schema NAME, sets URI to the database with
+# NAME as its search_path. drop_schema NAME: drops it, once its nodes have
+# stopped, so that later rounds do not run on an ever larger database.
+schema() {
+  psql -q "$PG_URI" -c "CREATE SCHEMA $1" >/dev/null || die "psql failed"
+  URI="$PG_URI?options=-csearch_path%3D$1"
+}
+drop_schema() { psql -q "$PG_URI" -c "DROP SCHEMA $1 CASCADE" >/dev/null 2>&1; }
 
-# 4-5. The same with each node held to NODE_CPU cores (see the top)
-CAPPED=0
-psql -q "$PG_URI" -c "CREATE SCHEMA three; CREATE SCHEMA four" >/dev/null || die "psql failed"
-U3="$PG_URI?options=-csearch_path%3Dthree"
-U4="$PG_URI?options=-csearch_path%3Dfour"
-start "$WORK/pg3.log" --data "$WORK/d-pg3" --db "$U3" --db-pool "$POOL"
-if cap "$PID"; then
+# Every run below is one round's; its wrk reports are $WORK/rR.RUN.*.wrk.
+# CAPPED: whether runs 4-5 can be made (found out in round 1)
+CAPPED=""
+for r in $(seq "$ROUNDS"); do
+  # 1. SQLite, one node
+  start "$WORK/r$r.sqlite.log" --data "$WORK/d-sqlite.$r"
+  NODE_PIDS=("$PID"); bot "$PORT"
+  say "round $r/$ROUNDS, 1/5 SQLite, one node"
+  run "r$r.sqlite" "$CONNS" "$PORT:$TOK:$GRP"
+  stop "$PID"; rm -rf "$WORK/d-sqlite.$r"
+
+  # 2. PostgreSQL, one node
+  schema "r${r}_one"
+  start "$WORK/r$r.pg1.log" --data "$WORK/d-pg1.$r" --db "$URI" --db-pool "$POOL"
+  NODE_PIDS=("$PID"); bot "$PORT"
+  say "round $r/$ROUNDS, 2/5 PostgreSQL, one node"
+  run "r$r.pg1" "$CONNS" "$PORT:$TOK:$GRP"
+  stop "$PID"; drop_schema "r${r}_one"; rm -rf "$WORK/d-pg1.$r"
+
+  # 3. PostgreSQL, two nodes (one database, one data directory)
+  schema "r${r}_two"
+  start "$WORK/r$r.pg2a.log" --data "$WORK/d-pg2.$r" --db "$URI" --db-pool "$POOL"
+  A_PID=$PID; A_PORT=$PORT
+  start "$WORK/r$r.pg2b.log" --data "$WORK/d-pg2.$r" --db "$URI" --db-pool "$POOL"
+  B_PID=$PID; B_PORT=$PORT
+  NODE_PIDS=("$A_PID" "$B_PID"); bot "$A_PORT"
+  say "round $r/$ROUNDS, 3/5 PostgreSQL, two nodes, $PER_NODE connections each"
+  run "r$r.pg2" "$PER_NODE" "$A_PORT:$TOK:$GRP" "$B_PORT:$TOK:$GRP"
+  stop "$A_PID" "$B_PID"; drop_schema "r${r}_two"; rm -rf "$WORK/d-pg2.$r"
+
+  # 4-5. The same with each node held to NODE_CPU cores (see the top)
+  [ "$CAPPED" = 0 ] && continue
+  schema "r${r}_three"
+  start "$WORK/r$r.pg3.log" --data "$WORK/d-pg3.$r" --db "$URI" --db-pool "$POOL"
+  if ! cap "$PID"; then
+    [ -z "$CAPPED" ] || die "cannot cap the node of run 4 (round $r)"
+    say "4-5/5 skipped: no writable cgroup CPU controller (or BENCH_NODE_CPU=0)"
+    CAPPED=0
+    stop "$PID"; drop_schema "r${r}_three"
+    continue
+  fi
   CAPPED=1
   NODE_PIDS=("$PID")
-  read -r TOK GRP <<<"$(setup "$PORT")" || die "setup failed"
-  read -r TOK2 GRP2 <<<"$(setup "$PORT")" || die "setup failed"
-  say "4/5 PostgreSQL, one node held to $NODE_CPU cores, two bots"
-  run pg3 $((CONNS / 2)) "$PORT:$TOK:$GRP" "$PORT:$TOK2:$GRP2"
-  kill -TERM "$PID"; wait "$PID" 2>/dev/null
-  start "$WORK/pg4a.log" --data "$WORK/d-pg4" --db "$U4" --db-pool "$POOL"
+  bot "$PORT"; TOK1=$TOK; GRP1=$GRP
+  bot "$PORT"
+  say "round $r/$ROUNDS, 4/5 PostgreSQL, one node held to $NODE_CPU cores, two bots, $((CONNS / 2)) connections each"
+  run "r$r.pg3" $((CONNS / 2)) "$PORT:$TOK1:$GRP1" "$PORT:$TOK:$GRP"
+  stop "$PID"; drop_schema "r${r}_three"; rm -rf "$WORK/d-pg3.$r"
+
+  schema "r${r}_four"
+  start "$WORK/r$r.pg4a.log" --data "$WORK/d-pg4.$r" --db "$URI" --db-pool "$POOL"
   A_PID=$PID; A_PORT=$PORT; cap "$A_PID" || die "cannot cap node A"
-  start "$WORK/pg4b.log" --data "$WORK/d-pg4" --db "$U4" --db-pool "$POOL"
+  start "$WORK/r$r.pg4b.log" --data "$WORK/d-pg4.$r" --db "$URI" --db-pool "$POOL"
   B_PID=$PID; B_PORT=$PORT; cap "$B_PID" || die "cannot cap node B"
   NODE_PIDS=("$A_PID" "$B_PID")
-  read -r TOK GRP <<<"$(setup "$A_PORT")" || die "setup failed"
-  read -r TOK2 GRP2 <<<"$(setup "$B_PORT")" || die "setup failed"
-  say "5/5 PostgreSQL, two nodes held to $NODE_CPU cores each, a bot on each"
-  run pg4 $((CONNS / 2)) "$A_PORT:$TOK:$GRP" "$B_PORT:$TOK2:$GRP2"
-else
-  say "4-5/5 skipped: no writable cgroup CPU controller (or BENCH_NODE_CPU=0)"
-  kill -TERM "$PID"; wait "$PID" 2>/dev/null
-fi
+  bot "$A_PORT"; TOK1=$TOK; GRP1=$GRP
+  bot "$B_PORT"
+  say "round $r/$ROUNDS, 5/5 PostgreSQL, two nodes held to $NODE_CPU cores each, a bot on each, $PER_NODE connections each"
+  run "r$r.pg4" "$PER_NODE" "$A_PORT:$TOK1:$GRP1" "$B_PORT:$TOK:$GRP"
+  stop "$A_PID" "$B_PID"; drop_schema "r${r}_four"; rm -rf "$WORK/d-pg4.$r"
+done
 
-read -r S_RPS S_P99 S_N S_BAD S_BU S_PU <<<"$(report sqlite)"
-read -r P_RPS P_P99 P_N P_BAD P_BU P_PU <<<"$(report pg1)"
-read -r T_RPS T_P99 T_N T_BAD T_BU T_PU <<<"$(report pg2)"
-R1=$(awk -v a="$P_RPS" -v b="$S_RPS" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
-R2=$(awk -v a="$T_RPS" -v b="$P_RPS" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
+# ---- report -----------------------------------------------------------------
 mark() { awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t ? "PASS" : "FAIL") }'; }
+# median V...: the median of numbers (the mean of the middle two for an
+# even count)
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# Figures by "RUN.ROUND"; RATIOS[RUN]: that run's per-round ratios, in order
+declare -A RPS P99 BAD BU PU RATIO RATIOS MED
+F='%-28s %6s %9s %8s %7s %14s %15s %8s\n'
+
+# table RUN:LABEL:BASE...: a row per run and round, the ratio being the run's
+# req/s over run BASE's in the same round (1.00 without a BASE); with several
+# rounds, then a median row per run: the median of each column over the
+# rounds, the ratio the median of the per-round ratios, errors all rounds'.
+# Sets MED[RUN] (the median ratio) and RATIOS[RUN].
+table() {
+  local spec run label base r n
+  printf "$F" run round "req/s" "p99 ms" errors "binkd us/req" "postgres us/req" ratio
+  for r in $(seq "$ROUNDS"); do
+    for spec in "$@"; do
+      IFS=: read -r run label base <<<"$spec"
+      read -r "RPS[$run.$r]" "P99[$run.$r]" n "BAD[$run.$r]" "BU[$run.$r]" "PU[$run.$r]" \
+        <<<"$(report "r$r.$run")"
+      # PostgreSQL is idle during the SQLite run: its CPU there is not per request
+      [ "$run" = sqlite ] && PU[$run.$r]="-"
+      if [ -n "$base" ]; then
+        RATIO[$run.$r]=$(awk -v a="${RPS[$run.$r]}" -v b="${RPS[$base.$r]}" 'BEGIN { printf "%.4f", b ? a / b : 0 }')
+      else
+        RATIO[$run.$r]=1
+      fi
+      RATIOS[$run]="${RATIOS[$run]:-}$(printf ' %.2f' "${RATIO[$run.$r]}")"
+      printf "$F" "$label" "$r" "${RPS[$run.$r]}" "${P99[$run.$r]}" "${BAD[$run.$r]}" \
+        "${BU[$run.$r]}" "${PU[$run.$r]}" "$(printf '%.2f' "${RATIO[$run.$r]}")"
+    done
+  done
+  for spec in "$@"; do
+    IFS=: read -r run label base <<<"$spec"
+    local rps=() p99=() bu=() pu=() ratio=() bad=0
+    for r in $(seq "$ROUNDS"); do
+      rps+=("${RPS[$run.$r]}"); p99+=("${P99[$run.$r]}"); bu+=("${BU[$run.$r]}")
+      pu+=("${PU[$run.$r]}"); ratio+=("${RATIO[$run.$r]}"); bad=$((bad + ${BAD[$run.$r]}))
+    done
+    MED[$run]=$(printf '%.2f' "$(median "${ratio[@]}")")
+    MED[$run.bu]=$(printf '%.0f' "$(median "${bu[@]}")")
+    if [ "$run" = sqlite ]; then MED[$run.pu]="-"; else MED[$run.pu]=$(printf '%.0f' "$(median "${pu[@]}")"); fi
+    [ "$ROUNDS" -gt 1 ] || continue
+    printf "$F" "$label" median "$(printf '%.0f' "$(median "${rps[@]}")")" \
+      "$(printf '%.2f' "$(median "${p99[@]}")")" "$bad" "${MED[$run.bu]}" "${MED[$run.pu]}" "${MED[$run]}"
+  done
+}
 
 echo
 echo "bink scale benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, binkd at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
-echo "sendmessage to a 20-member group, wrk -c$CONNS in all, ${DURATION}; PostgreSQL 15 on the same machine, fsync on; --db-pool $POOL"
-F='%-28s %9s %8s %7s %14s %14s %8s\n'
-printf "$F" run "req/s" "p99 ms" errors "binkd us/req" "postgres us/req" ratio
-printf "$F" "1 node, SQLite" "$S_RPS" "$S_P99" "$S_BAD" "$S_BU" "-" "1.00"
-printf "$F" "1 node, PostgreSQL" "$P_RPS" "$P_P99" "$P_BAD" "$P_BU" "$P_PU" "$R1"
-printf "$F" "2 nodes, one PostgreSQL" "$T_RPS" "$T_P99" "$T_BAD" "$T_BU" "$T_PU" "$R2"
+if [ "$SPLIT" = 1 ]; then LOAD="-c$CONNS in all (BENCH_SPLIT=1: two nodes $PER_NODE each)"; else LOAD="-c$CONNS per node"; fi
+echo "sendmessage to a 20-member group, wrk $LOAD, ${DURATION}; PostgreSQL 15 on the same machine, fsync on; --db-pool $POOL"
+echo "$ROUNDS round(s), runs interleaved, fresh nodes and schema each run; ratio: to the run above it in the same round"
+table "sqlite:1 node, SQLite:" "pg1:1 node, PostgreSQL:sqlite" "pg2:2 nodes, one PostgreSQL:pg1"
+[ "$ROUNDS" -gt 1 ] && echo "(median rows: each column's median over the rounds; ratio: median of the rounds' ratios; errors: all rounds)"
 echo
-echo "PostgreSQL 1 node / SQLite 1 node: $R1 (target >= 0.50) $(mark "$R1" 0.50)"
-echo "2 nodes / 1 node on PostgreSQL:    $R2 (target >= 1.60 when the database is not the limit) $(mark "$R2" 1.60)"
-echo "CPU per request (binkd + postgres, us): 1 node $((P_BU + P_PU)), 2 nodes $((T_BU + T_PU)); $(nproc) cores in all"
+echo "PostgreSQL 1 node / SQLite 1 node: ${MED[pg1]} (target >= 0.50) $(mark "${MED[pg1]}" 0.50); rounds:${RATIOS[pg1]}"
+echo "2 nodes / 1 node on PostgreSQL:    ${MED[pg2]} (target >= 1.60 when the database is not the limit) $(mark "${MED[pg2]}" 1.60); rounds:${RATIOS[pg2]}"
+echo "CPU per request (binkd + postgres, us, medians): 1 node $((${MED[pg1.bu]} + ${MED[pg1.pu]})), 2 nodes $((${MED[pg2.bu]} + ${MED[pg2.pu]})); $(nproc) cores in all"
 if [ "$CAPPED" = 1 ]; then
-  read -r C_RPS C_P99 C_N C_BAD C_BU C_PU <<<"$(report pg3)"
-  read -r D_RPS D_P99 D_N D_BAD D_BU D_PU <<<"$(report pg4)"
-  R3=$(awk -v a="$D_RPS" -v b="$C_RPS" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
   echo
   echo "Each node held to $NODE_CPU cores (cgroup CPU quota), the database not the limit:"
-  printf "$F" run "req/s" "p99 ms" errors "binkd us/req" "postgres us/req" ratio
-  printf "$F" "1 node, $NODE_CPU cores" "$C_RPS" "$C_P99" "$C_BAD" "$C_BU" "$C_PU" "1.00"
-  printf "$F" "2 nodes, $NODE_CPU cores each" "$D_RPS" "$D_P99" "$D_BAD" "$D_BU" "$D_PU" "$R3"
-  echo "2 nodes / 1 node, nodes the limit: $R3 (target >= 1.60) $(mark "$R3" 1.60)"
+  table "pg3:1 node, $NODE_CPU cores:" "pg4:2 nodes, $NODE_CPU cores each:pg3"
+  echo "2 nodes / 1 node, nodes the limit: ${MED[pg4]} (target >= 1.60) $(mark "${MED[pg4]}" 1.60); rounds:${RATIOS[pg4]}"
 fi
