@@ -9,7 +9,15 @@
 #   2. binkd /bot/getme   (bench/getme.lua)
 #   3. binkd /bot/sendmessage, text to the 20-member group (bench/sendmessage.lua)
 # and prints requests/s, p99, the getme/baseline ratio, binkd's idle RSS and
-# pass/fail marks against the targets. It is a report, not a test: it exits 0
+# pass/fail marks against the targets.
+# With BENCH_ROUNDS=R > 1 the three runs are repeated R times in turn
+# (baseline, getme, sendmessage, baseline, getme, ...; the same servers, a
+# new wrk run each time): on a shared machine one binary's figures move by
+# 20-30 % within minutes, and the ratio getme/baseline is steadier when both
+# come from the same minute. Every round is printed; the targets are judged
+# on the medians (req/s and p99: median over the rounds; getme/baseline: the
+# median of the rounds' ratios). Later sendmessage rounds write into a
+# database the earlier rounds have grown. It is a report, not a test: it exits 0
 # whenever it produced the report (whatever the marks), non-zero only when it
 # could not run at all (no wrk, build failure, a server that did not start).
 #
@@ -18,9 +26,10 @@
 #   BENCH_CONNECTIONS  wrk connections                 [64]
 #   BENCH_THREADS      wrk threads                     [2]
 #   BENCH_WARMUP       warm-up run before each measure [2s]; 0 = none
+#   BENCH_ROUNDS       rounds of the three runs, judged on medians [1]
 #   BENCH_BINKD        use this binkd binary instead of building one
 #   BENCH_PROFILE      1 = perf record binkd during the getme and sendmessage
-#                      runs and print the top symbols (needs perf)
+#                      runs and print the top symbols (needs perf; round 1)
 #   BENCH_KEEP         1 = keep the work directory (logs, databases)
 # shellcheck disable=SC2059  # the table's printf format is the fixed $F
 set -uo pipefail
@@ -33,6 +42,7 @@ THREADS=${BENCH_THREADS:-2}
 WARMUP=${BENCH_WARMUP:-2s}
 PROFILE=${BENCH_PROFILE:-0}
 KEEP=${BENCH_KEEP:-0}
+ROUNDS=${BENCH_ROUNDS:-1}
 
 # Targets (the issue): getme >= 60% of the baseline; sendmessage >= 15000
 # req/s with p99 <= 10 ms at 64 connections; idle RSS <= 20 MiB.
@@ -48,6 +58,7 @@ command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v python3 >/dev/null || die "python3 not found"
 command -v gcc >/dev/null || die "gcc not found"
 pkg-config --exists libmicrohttpd || die "libmicrohttpd development files not found"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
 
 WORK=$(mktemp -d /tmp/bink-bench.XXXXXX) || die "mktemp failed"
 PIDS=()
@@ -255,19 +266,24 @@ profile_stop() {
   } >"$WORK/$1.top"
 }
 
-bench baseline "$BASE_PORT" "$BASE_PID" "$BENCH_DIR/getme.lua"
 count_messages() {
   python3 -c 'import sqlite3, sys
 db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 print(db.execute("SELECT count(*) FROM messages").fetchone()[0])' "$WORK/data/bink.db" 2>/dev/null || echo 0
 }
 MSGS_BEFORE=$(count_messages)
-profile_start getme
-bench getme "$BINKD_PORT" "$BINKD_PID" "$BENCH_DIR/getme.lua"
-profile_stop getme
-profile_start sendmessage
-bench sendmessage "$BINKD_PORT" "$BINKD_PID" "$BENCH_DIR/sendmessage.lua"
-profile_stop sendmessage
+# sfx R: the suffix of round R's files (none with one round, as before)
+sfx() { [ "$ROUNDS" = 1 ] || echo ".r$1"; }
+for r in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" = 1 ] || say "round $r/$ROUNDS"
+  s=$(sfx "$r")
+  bench "baseline$s" "$BASE_PORT" "$BASE_PID" "$BENCH_DIR/getme.lua"
+  if [ "$r" = 1 ]; then profile_start getme; fi
+  bench "getme$s" "$BINKD_PORT" "$BINKD_PID" "$BENCH_DIR/getme.lua"
+  if [ "$r" = 1 ]; then profile_stop getme; profile_start sendmessage; fi
+  bench "sendmessage$s" "$BINKD_PORT" "$BINKD_PID" "$BENCH_DIR/sendmessage.lua"
+  if [ "$r" = 1 ]; then profile_stop sendmessage; fi
+done
 
 # Idle again: binkd gives memory back after 5 s without writes (its page
 # cache and the heap's free pages); read RSS once that has happened.
@@ -278,19 +294,64 @@ RSS_AFTER=$(rss_kib "$BINKD_PID")
 # (warm-up included); read through SQLite while binkd still runs.
 MSGS_AFTER=$(count_messages)
 
-read -r B_RPS B_P50 B_P99 B_N B_BAD B_SE <<<"$(parse "$WORK/baseline.wrk")"
-read -r G_RPS G_P50 G_P99 G_N G_BAD G_SE <<<"$(parse "$WORK/getme.wrk")"
-read -r S_RPS S_P50 S_P99 S_N S_BAD S_SE <<<"$(parse "$WORK/sendmessage.wrk")"
-S_WARM_N=0
-[ -f "$WORK/sendmessage.warmup" ] && S_WARM_N=$(parse "$WORK/sendmessage.warmup" | awk '{print $4 - $5}')
-
 # ---- report -----------------------------------------------------------------
 mark() { if [ "$1" = 1 ]; then echo PASS; else echo FAIL; fi; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { print ((a >= b) ? 1 : 0) }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print ((a <= b) ? 1 : 0) }'; }
-RATIO=$(awk -v g="$G_RPS" -v b="$B_RPS" 'BEGIN { printf "%.2f", (b > 0 ? g / b : 0) }')
-S_RATIO=$(awk -v s="$S_RPS" -v b="$B_RPS" 'BEGIN { printf "%.2f", (b > 0 ? s / b : 0) }')
 MIB() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+# median V...: the median of numbers (mean of the middle two for an even
+# count); a single value comes back as given
+median() {
+  printf '%s\n' "$@" | sort -g | awk 'BEGIN { OFMT = "%.6f" } { v[NR] = $1 }
+    END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# server CPU per request, microseconds: ticks / HZ / requests
+cpu_us() { awk -v t="$(cat "$WORK/$1.cpu" 2>/dev/null || echo 0)" -v hz="$HZ" -v n="$2" \
+  'BEGIN { printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0) }'; }
+busy() { cat "$WORK/$1.busy" 2>/dev/null || echo "?"; }
+
+# Each round's figures by "RUN.ROUND" (RUN: baseline, getme, sendmessage):
+# req/s, p50, p99, requests, errors (non-2xx + socket), "vs base" (req/s over
+# the baseline's in the same round), server CPU us/request, CPUs busy %.
+declare -A RPS P50 P99 ERR VS CPU BUSY
+for r in $(seq "$ROUNDS"); do
+  s=$(sfx "$r")
+  for run in baseline getme sendmessage; do
+    read -r rps p50 p99 n bad se <<<"$(parse "$WORK/$run$s.wrk")"
+    RPS[$run.$r]=$rps; P50[$run.$r]=$p50; P99[$run.$r]=$p99
+    ERR[$run.$r]=$((bad + se))
+    VS[$run.$r]=$(awk -v g="$rps" -v b="${RPS[baseline.$r]}" 'BEGIN { printf "%.2f", (b > 0 ? g / b : 0) }')
+    CPU[$run.$r]=$(cpu_us "$run$s" "$n")
+    BUSY[$run.$r]=$(busy "$run$s")
+  done
+done
+# med ARRAY RUN: the median over the rounds of ARRAY[RUN.*]
+med() {
+  local -n a=$1
+  local r v=()
+  for r in $(seq "$ROUNDS"); do v+=("${a[$2.$r]}"); done
+  median "${v[@]}"
+}
+# total ARRAY RUN: the sum over the rounds
+total() {
+  local -n a=$1
+  local r t=0
+  for r in $(seq "$ROUNDS"); do t=$((t + ${a[$2.$r]})); done
+  echo "$t"
+}
+RATIO=$(printf '%.2f' "$(med VS getme)")
+S_RPS=$(printf '%.0f' "$(med RPS sendmessage)")
+S_P99=$(printf '%.3f' "$(med P99 sendmessage)")
+G_ERR=$(total ERR getme)
+S_ERR=$(total ERR sendmessage)
+# for the durability check: 2xx answers to sendmessage, all rounds, warm-ups too
+S_OK=0
+for r in $(seq "$ROUNDS"); do
+  s=$(sfx "$r")
+  S_OK=$((S_OK + $(parse "$WORK/sendmessage$s.wrk" | awk '{print $4 - $5}')))
+  [ -f "$WORK/sendmessage$s.warmup" ] &&
+    S_OK=$((S_OK + $(parse "$WORK/sendmessage$s.warmup" | awk '{print $4 - $5}')))
+done
 
 echo
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -299,22 +360,34 @@ echo "bink benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r), 
 echo "wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), loopback; group of $MEMBERS members"
 echo "CPUs busy before the runs: ${IDLE_BUSY}% (wrk and the servers share the cores)"
 echo
-# server CPU per request, microseconds: ticks / HZ / requests
-cpu_us() { awk -v t="$(cat "$WORK/$1.cpu" 2>/dev/null || echo 0)" -v hz="$HZ" -v n="$2" \
-  'BEGIN { printf "%.1f", (n > 0 ? t / hz / n * 1e6 : 0) }'; }
-busy() { cat "$WORK/$1.busy" 2>/dev/null || echo "?"; }
 F='%-20s %9s %8s %8s %8s %11s %9s %6s\n'
 printf "$F" run "req/s" "p50 ms" "p99 ms" "vs base" "server CPU" "CPUs busy" errors
 printf "$F" "" "" "" "" "" "us/request" "(all)" ""
 printf "$F" -------------------- --------- -------- -------- -------- ----------- --------- ------
-printf "$F" "baseline (bare MHD)" "$B_RPS" "$B_P50" "$B_P99" "1.00" "$(cpu_us baseline "$B_N")" "$(busy baseline)%" $((B_BAD + B_SE))
-printf "$F" "binkd getme" "$G_RPS" "$G_P50" "$G_P99" "$RATIO" "$(cpu_us getme "$G_N")" "$(busy getme)%" $((G_BAD + G_SE))
-printf "$F" "binkd sendmessage" "$S_RPS" "$S_P50" "$S_P99" "$S_RATIO" "$(cpu_us sendmessage "$S_N")" "$(busy sendmessage)%" $((S_BAD + S_SE))
+declare -A LABELS=([baseline]="baseline (bare MHD)" [getme]="binkd getme" [sendmessage]="binkd sendmessage")
+declare -A SHORT=([baseline]="baseline" [getme]="binkd getme" [sendmessage]="binkd sendmessage")
+if [ "$ROUNDS" -gt 1 ]; then
+  for r in $(seq "$ROUNDS"); do
+    for run in baseline getme sendmessage; do
+      printf "$F" "${SHORT[$run]} #$r" "${RPS[$run.$r]}" "${P50[$run.$r]}" "${P99[$run.$r]}" \
+        "${VS[$run.$r]}" "${CPU[$run.$r]}" "${BUSY[$run.$r]}%" "${ERR[$run.$r]}"
+    done
+  done
+  echo "median of $ROUNDS rounds (vs base: median of the rounds' ratios; errors: all rounds):"
+fi
+# with one round, that round's figures, as before
+for run in baseline getme sendmessage; do
+  printf "$F" "${LABELS[$run]}" "$(printf '%.0f' "$(med RPS "$run")")" \
+    "$(printf '%.3f' "$(med P50 "$run")")" "$(printf '%.3f' "$(med P99 "$run")")" \
+    "$(printf '%.2f' "$(med VS "$run")")" "$(printf '%.1f' "$(med CPU "$run")")" \
+    "$(printf '%.0f' "$(med BUSY "$run")")%" "$(total ERR "$run")"
+done
 echo
 echo "idle RSS of binkd: $(MIB "$RSS_START") after start-up, $(MIB "$RSS_AFTER") after the runs"
-echo "messages stored: $((MSGS_AFTER - MSGS_BEFORE)) rows for $((S_N - S_BAD + S_WARM_N)) successful sendmessage calls (warm-up included)"
+echo "messages stored: $((MSGS_AFTER - MSGS_BEFORE)) rows for $S_OK successful sendmessage calls (warm-up included)"
 echo
-printf '%-44s %-14s %-14s %s\n' target wanted measured ""
+M=measured; [ "$ROUNDS" -gt 1 ] && M="median of $ROUNDS"
+printf '%-44s %-14s %-14s %s\n' target wanted "$M" ""
 printf '%-44s %-14s %-14s %s\n' "getme / baseline req/s" ">= $T_GETME_RATIO" "$RATIO" \
   "$(mark "$(ge "$RATIO" "$T_GETME_RATIO")")"
 printf '%-44s %-14s %-14s %s\n' "sendmessage req/s (20 members, SQLite)" ">= $T_SEND_RPS" "$S_RPS" \
@@ -325,7 +398,7 @@ printf '%-44s %-14s %-14s %s\n' "idle RSS after start-up" "<= 20 MiB" "$(MIB "$R
   "$(mark "$(le "$RSS_START" "$T_RSS_KIB")")"
 printf '%-44s %-14s %-14s %s\n' "idle RSS after the runs" "<= 20 MiB" "$(MIB "$RSS_AFTER")" \
   "$(mark "$(le "$RSS_AFTER" "$T_RSS_KIB")")"
-if [ $((S_BAD + S_SE + G_BAD + G_SE)) -gt 0 ]; then
+if [ $((S_ERR + G_ERR)) -gt 0 ]; then
   echo
   echo "note: binkd answered errors or dropped sockets during the runs (see the wrk output above)"
 fi
