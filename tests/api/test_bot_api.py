@@ -5,7 +5,7 @@ import requests
 import json
 import time
 
-from conftest import assert_error, unknown_like
+from conftest import assert_error, thread_map, uname, unknown_like
 
 NOT_STARTED = "the user has not started a chat with this bot"
 
@@ -586,3 +586,39 @@ def test_mute_duration_out_of_int64_is_400(api, admin_world):
 def test_user_token_on_bot_api_reads_invalid_bot_token(api, world):
     # bot-api.md: an unknown token is "invalid bot token"; a user token is no bot token
     assert api.err("/bot/getme", world.owner.token, 401, json={}) == "invalid bot token"
+
+
+def test_racing_sends_and_refused_replies_store_each_sent_message_once(api, world):
+    # Sends that succeed and sends refused after a look-up (a reply to a
+    # deleted message) race into the same write batches. On PostgreSQL a
+    # message's row may wait for its batch's end, and a refused job rolls
+    # back to its savepoint: every message that got 200 must be stored once,
+    # and the refused ones not at all.
+    gone = api.bot_send(world.bot.token, "to be deleted", group_id=world.group)
+    api.ok("/bot/deletemessage", world.bot.token, {"message_id": gone["message_id"]})
+    before = api.history_ids(world.owner.token, group_id=world.group)
+    tag = uname()
+
+    def send(i):
+        body = {"group_id": world.group, "message_type": "text",
+                "content": f"race {tag} {i}"}
+        if i % 2:
+            body["reply_to_id"] = gone["message_id"]
+        r = requests.post(api.url("/bot/sendmessage"), json=body,
+                          headers={"Authorization": "Bearer " + world.bot.token})
+        return i, r.status_code, r.json()
+
+    results = []
+    for _ in range(3):
+        results += thread_map(send, 16)
+    sent = {b["data"]["message_id"]: f"race {tag} {i}"
+            for i, status, b in results if i % 2 == 0 and status == 200}
+    assert [s for i, s, _ in results if i % 2 == 0] == [200] * 24, results
+    for i, status, b in results:
+        if i % 2:
+            assert status == 400 and b["code"] == 400 and "reply_to_id" in b["msg"], b
+    stored = [m for m in api.history(world.owner.token, group_id=world.group)
+              if m["message_id"] not in before]
+    assert sorted(m["message_id"] for m in stored) == sorted(sent), stored
+    for m in stored:
+        assert m["content"] == sent[m["message_id"]], m
