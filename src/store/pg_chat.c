@@ -772,7 +772,10 @@ static bool chat__load_message(const PGresult *r, int row, int base,
  * A message whose id the job's group look-up drew is not inserted at once:
  * its row is kept on the writer connection, and the kept rows go in one
  * INSERT when the batch ends, or before any statement that might read
- * messages (pg__run), whichever comes first. A sendmessage job then takes
+ * messages (pg__run), whichever comes first: every statement but the group
+ * look-up and those that route a message to the group's bots (the bots,
+ * their allowed events, their update_id counters, events and chat heads),
+ * which read no messages. A bot's sendmessage job then takes
  * one round trip (its savepoint and the look-up), and its savepoint covers
  * no write (no subtransaction id). A job that fails forgets its rows; rows
  * inserted under its savepoint are inserted again later (store_pg.c). */
@@ -845,11 +848,11 @@ bink_rc pg_message_insert(store_conn *c, bink_message *m) {
   if (c->writer && c->msg_id_next > 0) {
     m->id = c->msg_id_next;
     c->msg_id_next = 0;
-    json_t *row = chat__message_row(m);
-    if (!c->msg_rows)
-      c->msg_rows = json_array();
-    if (!row || !c->msg_rows || json_array_append_new(c->msg_rows, row) != 0)
+    if (!c->msg_rows && !(c->msg_rows = json_array()))
       return BINK_EINTERNAL;
+    json_t *row = chat__message_row(m);
+    if (!row || json_array_append_new(c->msg_rows, row) != 0)
+      return BINK_EINTERNAL; /* append_new took row, even on failure */
     bink_id_format(m->ext_id, BINK_ID_MSG, m->id, m->tag);
     return BINK_OK;
   }
@@ -1117,6 +1120,7 @@ bink_rc pg_group_bots(store_conn *c, int64_t group_id,
   pg__num n;
   const char *p[] = {pg__i(&n, group_id)};
   bink_rc rc;
+  c->reads_no_messages = true; /* kept messages may wait (see above) */
   PGresult *r = pg__run(c, SQL_GROUP_BOTS, 1, p, &rc);
   if (!r)
     return rc;
