@@ -19,8 +19,9 @@ static void sqlite__wake_member(void *arg, int64_t id) {
 
 /* Under load a batch holds many messages to the same few groups; their
  * members are looked up once a batch. The memo is dropped with the
- * batch's wake-ups (store__run_batch) and when a member is added
- * (sqlite_member_insert), so nobody who joined in between is missed. */
+ * batch's wake-ups (store__run_batch), when a member is added
+ * (sqlite_member_insert) and when a job fails (its rollback may bring a
+ * removed member back), so no member of the group at commit is missed. */
 bink_rc sqlite_wake_group(store_conn *c, int64_t group_id) {
   store *s = c->owner;
   bool memo = c == s->writer;

@@ -498,6 +498,8 @@ static void store__run_batch(store *s, store_job *batch) {
     c->job_events = 0;
     j->rc = j->fn(c, j->arg, &j->err);
     j->events = c->job_events;
+    if (j->rc != BINK_OK) /* its rollback may bring members back */
+      s->nwoken_group = 0;
     if (!sqlite3_get_autocommit(c->db)) { /* else the savepoint is gone */
       if (j->rc != BINK_OK)
         store__exec(c, SQL_ROLLBACK_TO);
