@@ -171,10 +171,11 @@ static const char SQL_QUOTES_SET[] =
     "WHERE m.id = u.id";
 static const char SQL_HISTORY_GROUP[] =
     "SELECT " MESSAGE_COLS " FROM messages "
-    "WHERE group_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+    "WHERE group_id = $1 AND group_id <> 0 AND id < $2 "
+    "ORDER BY id DESC LIMIT $3";
 static const char SQL_HISTORY_DM[] =
     "SELECT " MESSAGE_COLS " FROM messages "
-    "WHERE dm_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+    "WHERE dm_id = $1 AND dm_id <> 0 AND id < $2 ORDER BY id DESC LIMIT $3";
 
 /* The chat list: each chat with its unread count and last message (the
  * MESSAGE_COLS of l are NULL when the chat is empty). Columns: group 0..8,
@@ -183,23 +184,24 @@ static const char SQL_CHATS_GROUPS[] =
     "SELECT g.id, g.tag, g.username, g.title, g.description, g.public, "
     "g.owner_id, g.member_count, g.created_at, "
     "(SELECT count(*) FROM messages u WHERE u.group_id = g.id "
-    "AND u.id > m.last_read AND u.sender_id <> $1 AND u.deleted = 0), l.* "
+    "AND u.group_id <> 0 AND u.id > m.last_read AND u.sender_id <> $1 AND u.deleted = 0), l.* "
     "FROM members m JOIN groups g ON g.id = m.group_id "
     "LEFT JOIN LATERAL (SELECT " MESSAGE_COLS " FROM messages "
-    "WHERE group_id = g.id ORDER BY id DESC LIMIT 1) l ON true "
+    "WHERE group_id = g.id AND group_id <> 0 ORDER BY id DESC LIMIT 1) l "
+    "ON true "
     "WHERE m.account_id = $1";
 /* Columns: dm id 0, unread 1, peer 2..14 (NULL when the peer is gone),
  * message 15..36. */
 static const char SQL_CHATS_DMS[] =
     "SELECT d.id, "
     "(SELECT count(*) FROM messages u WHERE u.dm_id = d.id "
-    "AND u.id > CASE WHEN d.lo = $1 THEN d.lo_read ELSE d.hi_read END "
+    "AND u.dm_id <> 0 AND u.id > CASE WHEN d.lo = $1 THEN d.lo_read ELSE d.hi_read END "
     "AND u.sender_id <> $1 AND u.deleted = 0), p.*, l.* "
     "FROM dms d "
     "LEFT JOIN LATERAL (SELECT " ACCOUNT_COLS " FROM accounts "
     "WHERE id = CASE WHEN d.lo = $1 THEN d.hi ELSE d.lo END) p ON true "
     "LEFT JOIN LATERAL (SELECT " MESSAGE_COLS " FROM messages "
-    "WHERE dm_id = d.id ORDER BY id DESC LIMIT 1) l ON true "
+    "WHERE dm_id = d.id AND dm_id <> 0 ORDER BY id DESC LIMIT 1) l ON true "
     "WHERE d.lo = $1 OR d.hi = $1";
 #define CHATS_GROUP_UNREAD 9
 #define CHATS_GROUP_LAST 10

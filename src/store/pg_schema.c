@@ -184,6 +184,14 @@ const char *const pg__migrations[] = {
     " lease_node text NOT NULL DEFAULT '',"
     " PRIMARY KEY(bot_id, chat_key));"
     "CREATE INDEX chat_heads_due ON chat_heads(next_at);",
+    /* 2: a group message has dm_id 0 and a private one group_id 0; the chat
+     * indexes held those zeros too (every message went into both). Now each
+     * holds its own chats only; the queries that use them say "<> 0" so
+     * that the planner may (pg_chat.c). */
+    "DROP INDEX messages_group;"
+    "CREATE INDEX messages_group ON messages(group_id, id) WHERE group_id <> 0;"
+    "DROP INDEX messages_dm;"
+    "CREATE INDEX messages_dm ON messages(dm_id, id) WHERE dm_id <> 0;",
 };
 const int pg__migration_count =
     (int)(sizeof pg__migrations / sizeof pg__migrations[0]);

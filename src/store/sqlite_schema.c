@@ -193,6 +193,15 @@ const char *const store__migrations[] = {
     "e.next_at FROM events e WHERE e.state = 0 AND e.update_id = "
     "(SELECT min(p.update_id) FROM events p WHERE p.bot_id = e.bot_id "
     "AND p.chat_key = e.chat_key AND p.state = 0);",
+    /* 8: a group message has dm_id 0 and a private one group_id 0; the
+     * chat indexes held those zeros too, so that every message went into
+     * both, and into the middle of the other one (keys (0, id) sort before
+     * every real chat's). Now each index holds its own chats only; the
+     * queries that use them say "<> 0" so that the planner may. */
+    "DROP INDEX messages_group;"
+    "CREATE INDEX messages_group ON messages(group_id, id) WHERE group_id <> 0;"
+    "DROP INDEX messages_dm;"
+    "CREATE INDEX messages_dm ON messages(dm_id, id) WHERE dm_id <> 0;",
 };
 const int store__migration_count =
     (int)(sizeof store__migrations / sizeof store__migrations[0]);

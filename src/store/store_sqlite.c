@@ -109,26 +109,31 @@
     "UPDATE messages SET content = '', extra = NULL, attachment = NULL, "     \
     "quote = NULL, file_ref = '', deleted = 1, edited_at = ?2 WHERE id = ?1") \
   X(HISTORY_GROUP, "SELECT " MESSAGE_COLS " FROM messages "                   \
-                   "WHERE group_id = ?1 AND id < ?2 ORDER BY id DESC "        \
+                   "WHERE group_id = ?1 AND group_id <> 0 AND id < ?2 "       \
+                   "ORDER BY id DESC "                                        \
                    "LIMIT ?3")                                                \
   X(HISTORY_DM, "SELECT " MESSAGE_COLS " FROM messages "                      \
-                "WHERE dm_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")     \
+                "WHERE dm_id = ?1 AND dm_id <> 0 AND id < ?2 "                \
+                "ORDER BY id DESC LIMIT ?3")                                  \
   X(CHATS_GROUPS,                                                             \
     "SELECT g.id, g.tag, g.username, g.title, g.description, g.public, "      \
     "g.owner_id, g.member_count, g.created_at, m.last_read, "                 \
-    "(SELECT max(id) FROM messages WHERE group_id = g.id) "                   \
+    "(SELECT max(id) FROM messages WHERE group_id = g.id AND group_id <> 0) " \
     "FROM members m JOIN groups g ON g.id = m.group_id "                      \
     "WHERE m.account_id = ?1")                                                \
   X(CHATS_DMS,                                                                \
     "SELECT id, CASE WHEN lo = ?1 THEN hi ELSE lo END, "                      \
     "CASE WHEN lo = ?1 THEN lo_read ELSE hi_read END, "                       \
-    "(SELECT max(m.id) FROM messages m WHERE m.dm_id = dms.id) "              \
+    "(SELECT max(m.id) FROM messages m WHERE m.dm_id = dms.id "               \
+    "AND m.dm_id <> 0) "                                                      \
     "FROM dms WHERE lo = ?1 OR hi = ?1")                                      \
   X(UNREAD_GROUP,                                                             \
-    "SELECT count(*) FROM messages WHERE group_id = ?1 AND id > ?2 "          \
+    "SELECT count(*) FROM messages WHERE group_id = ?1 AND group_id <> 0 "    \
+    "AND id > ?2 "                                                            \
     "AND sender_id <> ?3 AND deleted = 0")                                    \
   X(UNREAD_DM,                                                                \
-    "SELECT count(*) FROM messages WHERE dm_id = ?1 AND id > ?2 "             \
+    "SELECT count(*) FROM messages WHERE dm_id = ?1 AND dm_id <> 0 "          \
+    "AND id > ?2 "                                                            \
     "AND sender_id <> ?3 AND deleted = 0")                                    \
   X(MARK_READ_GROUP,                                                          \
     "UPDATE members SET last_read = max(last_read, ?3) "                      \
