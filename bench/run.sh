@@ -10,7 +10,7 @@
 #   3. binkd /bot/sendmessage, text to the 20-member group (bench/sendmessage.lua)
 # and prints requests/s, p99, the getme/baseline ratio, binkd's idle RSS and
 # pass/fail marks against the targets.
-# With BENCH_ROUNDS=R > 1 the three runs are repeated R times in turn
+# With BENCH_ROUNDS=R > 1 (the default is 3) the three runs are repeated R times in turn
 # (baseline, getme, sendmessage, baseline, getme, ...; the same servers, a
 # new wrk run each time): on a shared machine one binary's figures move by
 # 20-30 % within minutes, and the ratio getme/baseline is steadier when both
@@ -26,7 +26,7 @@
 #   BENCH_CONNECTIONS  wrk connections                 [64]
 #   BENCH_THREADS      wrk threads                     [2]
 #   BENCH_WARMUP       warm-up run before each measure [2s]; 0 = none
-#   BENCH_ROUNDS       rounds of the three runs, judged on medians [1]
+#   BENCH_ROUNDS       rounds of the three runs, judged on medians [3]
 #   BENCH_BINKD        use this binkd binary instead of building one
 #   BENCH_PROFILE      1 = perf record binkd during the getme and sendmessage
 #                      runs and print the top symbols (needs perf; round 1)
@@ -42,7 +42,7 @@ THREADS=${BENCH_THREADS:-2}
 WARMUP=${BENCH_WARMUP:-2s}
 PROFILE=${BENCH_PROFILE:-0}
 KEEP=${BENCH_KEEP:-0}
-ROUNDS=${BENCH_ROUNDS:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 
 # Targets (the issue): getme >= 60% of the baseline; sendmessage >= 15000
 # req/s with p99 <= 10 ms at 64 connections; idle RSS <= 20 MiB.
