@@ -331,6 +331,23 @@ class Api:
         d = self.ok("/app/history", token, q)
         return d["messages"]
 
+    def full_history(self, token, group_id=None, peer_id=None):
+        """Every message of a chat, oldest first (pages of 100 with `before`)."""
+        out, before = [], None
+        while True:
+            q = {"limit": 100}
+            if group_id:
+                q["group_id"] = group_id
+            if peer_id:
+                q["peer_id"] = peer_id
+            if before:
+                q["before"] = before
+            d = self.ok("/app/history", token, q)
+            out.extend(d["messages"])
+            before = d.get("next_before") or ""
+            if not before or not d["messages"]:
+                return list(reversed(out))
+
     def history_ids(self, token, group_id=None, peer_id=None):
         return [m["message_id"] for m in self.history(token, group_id, peer_id)]
 

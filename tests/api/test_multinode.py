@@ -129,24 +129,6 @@ def wait_until(fn, timeout, what, step=0.05):
         time.sleep(step)
 
 
-def full_history(api, token, group_id=None, peer_id=None):
-    """Every message of a chat, oldest first (pages of 100 with `before`)."""
-    out, before = [], None
-    while True:
-        q = {"limit": 100}
-        if group_id:
-            q["group_id"] = group_id
-        if peer_id:
-            q["peer_id"] = peer_id
-        if before:
-            q["before"] = before
-        d = api.ok("/app/history", token, q)
-        out.extend(d["messages"])
-        before = d.get("next_before") or ""
-        if not before or not d["messages"]:
-            return list(reversed(out))
-
-
 class Bg(threading.Thread):
     """fn() in a thread; .result or .error, .t_done (monotonic) when it returns."""
 
@@ -320,7 +302,7 @@ def test_update_id_gapless_with_two_writers(tmp_path):
         # nothing beyond them
         assert updates(c, bot.token, offset=first + total, timeout=0) == []
         # and history agrees, through the third node
-        hist = full_history(c, owner.token, group_id=gid)
+        hist = c.full_history(owner.token, group_id=gid)
         texts = [m["message_id"] for m in hist if m.get("message_type") == "text"]
         assert sorted(texts) == sorted(mids)
         for i in range(threads_n):
@@ -657,7 +639,7 @@ def test_postgres_restart_under_load(tmp_path):
                      headers={"Idempotency-Key": f"wake-{gid}"})), 10, "the wake-up stored")
 
         # nothing acknowledged is lost
-        hist = full_history(b, owner.token, group_id=gid)
+        hist = b.full_history(owner.token, group_id=gid)
         by_content = {}
         for m in hist:
             by_content.setdefault(m.get("content"), []).append(m["message_id"])
@@ -675,7 +657,7 @@ def test_postgres_restart_under_load(tmp_path):
                          {"group_id": gid, "message_type": "text", "content": x[2]},
                          headers={"Idempotency-Key": x[1]})
             assert again["message_id"] == d["message_id"]
-        hist = full_history(c, owner.token, group_id=gid)
+        hist = c.full_history(owner.token, group_id=gid)
         counts = {}
         for m in hist:
             counts[m.get("content")] = counts.get(m.get("content"), 0) + 1
@@ -805,6 +787,6 @@ def test_idempotency_key_across_nodes(tmp_path):
             stored = [m for m in c.history(owner.token, group_id=gid)
                       if m.get("content") == payload["content"]]
             assert [m["message_id"] for m in stored] == [ba["data"]["message_id"]], stored
-        texts = [m for m in full_history(b, owner.token, group_id=gid)
+        texts = [m for m in b.full_history(owner.token, group_id=gid)
                  if m.get("message_type") == "text"]
         assert len(texts) == rounds

@@ -32,24 +32,11 @@ def _post(api, path, token, body, headers=None):
 
 
 def _all_history(api, token, group_id=None, peer_id=None):
-    """Every message of a chat, oldest first (paging with next_before)."""
-    out, before = [], None
-    while True:
-        q = {"limit": 100}
-        if group_id:
-            q["group_id"] = group_id
-        if peer_id:
-            q["peer_id"] = peer_id
-        if before:
-            q["before"] = before
-        d = api.ok("/app/history", token, q)
-        out += d["messages"]
-        before = d.get("next_before")
-        if not before or not d["messages"]:
-            break
+    """Every message of a chat, oldest first, each once."""
+    out = api.full_history(token, group_id=group_id, peer_id=peer_id)
     ids = [m["message_id"] for m in out]
     assert len(ids) == len(set(ids)), "history repeats a message"
-    return list(reversed(out))
+    return out
 
 
 def _mixed_world(api, nusers=6):
