@@ -118,7 +118,7 @@ typedef struct store_backend {
   bink_rc (*callback_answer)(store_conn *c, int64_t id, const char *answer,
                              int64_t now);
   bink_rc (*feed_insert)(store_conn *c, int64_t group_id, int64_t dm_id,
-                         int64_t user_id, const char *event, const char *data,
+                         int64_t user_id, const char *event, const json_t *data,
                          int64_t now, int64_t *id);
   bink_rc (*feed_read)(store_conn *c, int64_t user_id, int64_t after, int limit,
                        void (*fn)(void *arg, int64_t id, const char *event,
@@ -269,8 +269,8 @@ bink_rc sqlite_callback_get(store_conn *c, const char *ext_id,
 bink_rc sqlite_callback_answer(store_conn *c, int64_t id, const char *answer,
                                int64_t now);
 bink_rc sqlite_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
-                           int64_t user_id, const char *event, const char *data,
-                           int64_t now, int64_t *id);
+                           int64_t user_id, const char *event,
+                           const json_t *data, int64_t now, int64_t *id);
 bink_rc sqlite_feed_read(store_conn *c, int64_t user_id, int64_t after,
                          int limit,
                          void (*fn)(void *arg, int64_t id, const char *event,
@@ -417,7 +417,7 @@ bink_rc pg_callback_get(store_conn *c, const char *ext_id, store_callback *out);
 bink_rc pg_callback_answer(store_conn *c, int64_t id, const char *answer,
                            int64_t now);
 bink_rc pg_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
-                       int64_t user_id, const char *event, const char *data,
+                       int64_t user_id, const char *event, const json_t *data,
                        int64_t now, int64_t *id);
 bink_rc pg_feed_read(store_conn *c, int64_t user_id, int64_t after, int limit,
                      void (*fn)(void *arg, int64_t id, const char *event,

@@ -80,17 +80,35 @@ static const char SQL_GROUP_MEMBER_GET[] =
     "g.owner_id, g.member_count, g.created_at, m.role, m.muted_until, "
     "m.joined_at FROM groups g LEFT JOIN members m "
     "ON m.group_id = g.id AND m.account_id = $2 WHERE g.id = $1";
-/* On a writer the look-up also draws the id of the message the job is most
- * likely about to post (sendmessage): pg_message_insert then needs no round
- * trip of its own, and its row waits for the batch's end ("Messages kept
- * for the batch's end"). A job that posts nothing leaves a gap in the ids,
- * as a rolled-back insert always did; the id is drawn when the job starts,
- * so a message sent after another one committed still gets a larger id. */
+/* ---- The batch's group look-ups ----
+ * Most write jobs start by looking up a group and the caller's membership
+ * (sendmessage), and a batch most often holds one bot's burst of sends to
+ * one group. So a writer keeps what its batch looked up, and a job whose
+ * look-up is kept runs no statement of its own until its message goes in
+ * with the batch's ("Messages kept for the batch's end"): no round trip,
+ * no savepoint. Kept look-ups are forgotten when a statement that may
+ * write groups or members runs (any but the neutral ones, pg__run), when a
+ * job fails (its savepoint may undo what they saw) and when the batch
+ * ends. Every job of a batch was queued before the batch began, so a
+ * look-up made since then was made while each of them was waiting for its
+ * answer, as a look-up of its own would be.
+ * The look-up also draws the ids of the batch's messages, one per job from
+ * the running one on (message ids; pg_message_insert): a job that posts
+ * nothing leaves gaps, as a rolled-back insert always did. They are drawn
+ * after every job of the batch was queued, so a message sent after another
+ * one committed still gets a larger id. */
+#define PG__LOOKS 4
+typedef struct pg__look {
+  int64_t account_id;
+  bink_group g;
+  bink_member m;
+} pg__look;
 static const char SQL_GROUP_MEMBER_GET_DRAW[] =
     "SELECT g.id, g.tag, g.username, g.title, g.description, g.public, "
     "g.owner_id, g.member_count, g.created_at, m.role, m.muted_until, "
     "m.joined_at, nextval('messages_id_seq') FROM groups g LEFT JOIN members "
-    "m ON m.group_id = g.id AND m.account_id = $2 WHERE g.id = $1";
+    "m ON m.group_id = g.id AND m.account_id = $2 "
+    "CROSS JOIN generate_series(1, $3) WHERE g.id = $1";
 static const char SQL_GROUP_BY_USERNAME[] =
     "SELECT " GROUP_COLS " FROM groups WHERE username_lc = $1";
 static const char SQL_MEMBER_GET[] =
@@ -520,6 +538,49 @@ bink_rc pg_group_get_ext(store_conn *c, const char *ext, size_t len,
   return r;
 }
 
+void pg__looks_forget(store_conn *c) { c->nlooks = 0; }
+
+void pg__ids_forget(store_conn *c) { c->nids = c->ids_used = 0; }
+
+/* The kept look-up of group `id` by account_id, or NULL. */
+static const pg__look *chat__look_find(const store_conn *c, int64_t id,
+                                       int64_t account_id) {
+  for (size_t i = 0; i < c->nlooks; i++)
+    if (c->looks[i].g.id == id && c->looks[i].account_id == account_id)
+      return &c->looks[i];
+  return NULL;
+}
+
+/* Keeps a look-up for the rest of the batch (when there is room). */
+static void chat__look_keep(store_conn *c, const bink_group *g,
+                            const bink_member *m) {
+  if (!c->looks && !(c->looks = malloc(PG__LOOKS * sizeof *c->looks)))
+    return;
+  if (c->nlooks == PG__LOOKS)
+    return;
+  pg__look *k = &c->looks[c->nlooks++];
+  k->account_id = m->account_id;
+  k->g = *g;
+  k->m = *m;
+}
+
+/* Keeps the ids in column 12 of r's rows, ascending (writer). */
+static void chat__ids_keep(store_conn *c, const PGresult *r) {
+  int n = PQntuples(r);
+  int64_t *ids = realloc(c->ids, (size_t)n * sizeof *ids);
+  if (!ids)
+    return; /* inserts then draw their own */
+  c->ids = ids;
+  c->nids = c->ids_used = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t v = pg__i64(r, i, 12);
+    size_t at = c->nids++;
+    for (; at > 0 && ids[at - 1] > v; at--)
+      ids[at] = ids[at - 1];
+    ids[at] = v;
+  }
+}
+
 bink_rc pg_group_member_get_ext(store_conn *c, const char *ext, size_t len,
                                 int64_t account_id, bink_group *g,
                                 bink_member *m) {
@@ -527,17 +588,28 @@ bink_rc pg_group_member_get_ext(store_conn *c, const char *ext, size_t len,
   char tag[BINK_ID_TAG_LEN + 1];
   if (!bink_id_parse_as(ext, len, BINK_ID_GROUP, &id, tag))
     return BINK_ENOTFOUND;
-  pg__num n[2];
-  const char *p[] = {pg__i(&n[0], id), pg__i(&n[1], account_id)};
+  const pg__look *k = c->writer ? chat__look_find(c, id, account_id) : NULL;
+  if (k) {
+    *g = k->g;
+    *m = k->m;
+    return strcmp(g->tag, tag) == 0 ? BINK_OK : BINK_ENOTFOUND;
+  }
+  /* A writer draws ids when none are left: one per job to come. */
+  size_t draw = 0;
+  if (c->writer && c->ids_used == c->nids)
+    draw = c->jobs_left ? c->jobs_left : 1;
+  pg__num n[3];
+  const char *p[] = {pg__i(&n[0], id), pg__i(&n[1], account_id),
+                     pg__i(&n[2], (int64_t)draw)};
   bink_rc rc;
-  bool draw = c->writer;
-  c->reads_no_messages = draw;
-  PGresult *r = chat__row(
-      c, draw ? SQL_GROUP_MEMBER_GET_DRAW : SQL_GROUP_MEMBER_GET, 2, p, &rc);
+  c->neutral = c->writer;
+  PGresult *r = chat__row(c, draw ? SQL_GROUP_MEMBER_GET_DRAW
+                                  : SQL_GROUP_MEMBER_GET,
+                          draw ? 3 : 2, p, &rc);
   if (!r)
     return rc;
   if (draw)
-    c->msg_id_next = pg__i64(r, 0, 12);
+    chat__ids_keep(c, r);
   chat__load_group(r, 0, g);
   memset(m, 0, sizeof *m);
   m->group_id = g->id;
@@ -550,6 +622,8 @@ bink_rc pg_group_member_get_ext(store_conn *c, const char *ext, size_t len,
     m->joined_at = pg__i64(r, 0, 11);
   }
   PQclear(r);
+  if (c->writer)
+    chat__look_keep(c, g, m);
   return strcmp(g->tag, tag) == 0 ? BINK_OK : BINK_ENOTFOUND;
 }
 
@@ -771,24 +845,19 @@ static bool chat__load_message(const PGresult *r, int row, int base,
 }
 
 /* ---- Messages kept for the batch's end ----
- * A message whose id the job's group look-up drew is not inserted at once:
- * its row is kept on the writer connection, and the kept rows go in one
- * INSERT when the batch ends, or before any statement that might read
- * messages (pg__run), whichever comes first: every statement but the group
- * look-up and those that route a message to the group's bots (the bots,
- * their allowed events, their update_id counters, events and chat heads),
- * which read no messages. A bot's sendmessage job then takes
- * one round trip (its savepoint and the look-up), and its savepoint covers
- * no write (no subtransaction id). A job that fails forgets its rows; rows
- * inserted under its savepoint are inserted again later (store_pg.c). */
-static const char SQL_MESSAGES_ADD[] =
-    "INSERT INTO messages(id, tag, group_id, dm_id, sender_id, target_id, "
-    "group_ext, sender_ext, target_ext, type, content, file_ref, extra, "
-    "attachment, reply_to, reply_to_ext, quote_id, quote_ext, quote, "
-    "created_at) SELECT * FROM json_to_recordset($1::json) AS (i bigint, "
-    "t text, g bigint, d bigint, s bigint, tg bigint, ge text, se text, "
-    "te text, ty int, c text, f text, x text, a text, r bigint, re text, "
-    "q bigint, qe text, qs text, ca bigint)";
+ * A message whose id was drawn ahead ("The batch's group look-ups") is not
+ * inserted at once: its row is kept on the writer connection, and the kept
+ * rows go in one INSERT when the batch ends, or before any statement that
+ * is not neutral (pg__run), whichever comes first. The neutral ones are the
+ * group look-up and those that route a message to the group's bots (the
+ * bots, their allowed events, their update_id counters, events and chat
+ * heads): they read no messages and write no groups or members. A bot's
+ * sendmessage job then takes at most one round trip (its savepoint and the
+ * look-up; none when the batch looked the group up already), and its
+ * savepoint covers no write (no subtransaction id). A job that fails
+ * forgets its rows; rows inserted under its savepoint are inserted again
+ * later (store_pg.c). */
+static const char SQL_MESSAGES_ADD[] = PG__MESSAGES_ADD("$1");
 
 static json_t *chat__message_row(const bink_message *m) {
   return json_pack(
@@ -817,10 +886,8 @@ void pg__messages_truncate(store_conn *c, size_t keep) {
     c->msg_flushed_at_sp = keep;
 }
 
-bool pg__messages_flush(store_conn *c) {
+char *pg__messages_text(const store_conn *c) {
   size_t n = pg__messages_kept(c);
-  if (c->msg_flushed >= n)
-    return true;
   json_t *rows = json_array();
   for (size_t i = c->msg_flushed; rows && i < n; i++)
     if (json_array_append(rows, json_array_get(c->msg_rows, i)) != 0) {
@@ -829,12 +896,20 @@ bool pg__messages_flush(store_conn *c) {
     }
   char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
   json_decref(rows);
+  return text;
+}
+
+bool pg__messages_flush(store_conn *c) {
+  size_t n = pg__messages_kept(c);
+  if (c->msg_flushed >= n)
+    return true;
+  char *text = pg__messages_text(c);
   if (!text)
     return false;
   /* Not a job's first statement: it runs before the savepoint, if any. */
   bool sp_pending = c->sp_pending;
   c->sp_pending = false;
-  c->reads_no_messages = true;
+  c->neutral = true;
   const char *params[] = {text};
   bool ok = pg__cmd(c, SQL_MESSAGES_ADD, 1, params, NULL) == BINK_OK;
   c->sp_pending = sp_pending;
@@ -847,9 +922,8 @@ bool pg__messages_flush(store_conn *c) {
 bink_rc pg_message_insert(store_conn *c, bink_message *m) {
   if (m->tag[0] == '\0' && bink_id_new_tag(m->tag) != BINK_OK)
     return BINK_EINTERNAL;
-  if (c->writer && c->msg_id_next > 0) {
-    m->id = c->msg_id_next;
-    c->msg_id_next = 0;
+  if (c->writer && c->ids_used < c->nids) {
+    m->id = c->ids[c->ids_used++];
     if (!c->msg_rows && !(c->msg_rows = json_array()))
       return BINK_EINTERNAL;
     json_t *row = chat__message_row(m);
@@ -1122,7 +1196,7 @@ bink_rc pg_group_bots(store_conn *c, int64_t group_id,
   pg__num n;
   const char *p[] = {pg__i(&n, group_id)};
   bink_rc rc;
-  c->reads_no_messages = true; /* kept messages may wait (see above) */
+  c->neutral = true; /* kept messages may wait (see above) */
   PGresult *r = pg__run(c, SQL_GROUP_BOTS, 1, p, &rc);
   if (!r)
     return rc;

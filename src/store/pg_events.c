@@ -230,7 +230,7 @@ bink_rc pg_event_next_id(store_conn *c, int64_t bot_id, int64_t *update_id) {
   pg__num nb;
   const char *p[1] = {pg__i(&nb, bot_id)};
   bink_rc rc;
-  c->reads_no_messages = true; /* kept messages may wait (pg_chat.c) */
+  c->neutral = true; /* kept messages may wait (pg_chat.c) */
   PGresult *r = pg__run(c, SQL_NEXT_ID, 1, p, &rc);
   if (!r)
     return rc;
@@ -247,12 +247,12 @@ bink_rc pg_event_insert(store_conn *c, int64_t bot_id, int64_t update_id,
   const char *p[6] = {
       pg__i(&nb, bot_id), pg__i(&nu, update_id), chat_key, event_type, body,
       pg__i(&nn, now)};
-  c->reads_no_messages = true; /* kept messages may wait (pg_chat.c) */
+  c->neutral = true; /* kept messages may wait (pg_chat.c) */
   bink_rc rc = pg__cmd(c, SQL_EVENT_INSERT, 6, p, NULL);
   if (rc != BINK_OK)
     return rc;
   const char *h[3] = {p[0], chat_key, p[1]};
-  c->reads_no_messages = true;
+  c->neutral = true;
   if ((rc = pg__cmd(c, SQL_HEAD_ADD, 3, h, NULL)) == BINK_OK)
     c->job_events++;
   return rc;
@@ -271,7 +271,7 @@ bink_rc pg_bot_allowed_events(store_conn *c, int64_t bot_id, char *out,
   pg__num nb;
   const char *p[1] = {pg__i(&nb, bot_id)};
   bink_rc rc;
-  c->reads_no_messages = true; /* kept messages may wait (pg_chat.c) */
+  c->neutral = true; /* kept messages may wait (pg_chat.c) */
   PGresult *r = pg__run(c, SQL_ALLOWED_GET, 1, p, &rc);
   if (!r)
     return rc;

@@ -30,7 +30,8 @@
 
 typedef struct pg__feed_row {
   int64_t group_id, dm_id, user_id, created_at;
-  char *event, *data; /* heap */
+  char *event;         /* heap */
+  struct json_t *data; /* a reference of the row's own */
 } pg__feed_row;
 
 struct store_conn {
@@ -71,13 +72,22 @@ struct store_conn {
   /* Messages kept for the batch's end (pg_chat.c, "Messages kept for the
    * batch's end"; writer connections): the rows as JSON objects; the first
    * msg_flushed of them are inserted already, msg_flushed_at_sp when the
-   * running job's savepoint was set. msg_id_next: the id the running
-   * job's group look-up drew (0: none). reads_no_messages: the statement
-   * about to run reads no message, so kept rows may wait (one statement). */
+   * running job's savepoint was set. neutral: the statement about to run
+   * reads no messages and writes no groups or members, so kept rows may
+   * wait and the batch's look-ups stay valid (one statement; pg__run). */
   struct json_t *msg_rows;
   size_t msg_flushed, msg_flushed_at_sp;
-  int64_t msg_id_next;
-  bool reads_no_messages;
+  bool neutral;
+  /* The batch's look-ups and message ids (pg_chat.c, "The batch's group
+   * look-ups"; writer connections): groups and memberships read since the
+   * batch began, forgotten by pg__looks_forget; ids[ids_used..nids) drawn
+   * from messages_id_seq for its messages. jobs_left: jobs of the running
+   * batch from the running one on (set by the writer). */
+  struct pg__look *looks;
+  size_t nlooks;
+  int64_t *ids;
+  size_t nids, ids_used;
+  size_t jobs_left;
   struct store_conn *next; /* in owner's list */
 };
 
@@ -98,6 +108,26 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
 bink_rc pg__cmd(store_conn *c, const char *sql, int n,
                 const char *const *params, int64_t *changed);
 
+/* Forgets the batch's group look-ups (pg_chat.c): a statement that may
+ * write groups or members ran, a job failed or the batch ended. */
+void pg__looks_forget(store_conn *c);
+/* Forgets the message ids drawn ahead (the batch ended; unused ones are
+ * gaps, as a rolled-back insert leaves). */
+void pg__ids_forget(store_conn *c);
+
+/* INSERT of kept messages from a JSON array of row objects in parameter p
+ * ("$1"; pg_chat.c, "Messages kept for the batch's end"). */
+#define PG__MESSAGES_ADD(p)                                                    \
+  "INSERT INTO messages(id, tag, group_id, dm_id, sender_id, target_id, "      \
+  "group_ext, sender_ext, target_ext, type, content, file_ref, extra, "        \
+  "attachment, reply_to, reply_to_ext, quote_id, quote_ext, quote, "           \
+  "created_at) SELECT * FROM json_to_recordset(" p "::json) AS (i bigint, "    \
+  "t text, g bigint, d bigint, s bigint, tg bigint, ge text, se text, "        \
+  "te text, ty int, c text, f text, x text, a text, r bigint, re text, "       \
+  "q bigint, qe text, qs text, ca bigint)"
+/* The kept messages not inserted yet as such an array's text (malloc'd;
+ * "[]" when none), or NULL when memory runs out. */
+char *pg__messages_text(const store_conn *c);
 /* Inserts the kept messages not inserted yet, in one statement (pg_chat.c):
  * true when done or none were waiting. */
 bool pg__messages_flush(store_conn *c);

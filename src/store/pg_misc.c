@@ -9,6 +9,7 @@
  * Readers walk seq and report it as the row's position; ids from the
  * sequence are not commit-ordered across nodes and are never shown.
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,7 @@ static const char SQL_MEMBER_IDS[] =
 
 /* *id (when asked) is 0: the row's position is known only at commit. */
 bink_rc pg_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
-                       int64_t user_id, const char *event, const char *data,
+                       int64_t user_id, const char *event, const json_t *data,
                        int64_t now, int64_t *id) {
   if (id)
     *id = 0; /* the position is known at commit only */
@@ -58,12 +59,10 @@ bink_rc pg_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
   row->user_id = user_id;
   row->created_at = now;
   row->event = strdup(event);
-  row->data = strdup(data);
-  if (!row->event || !row->data) {
-    free(row->event);
-    free(row->data);
+  if (!row->event || !data)
     return BINK_EUNAVAIL;
-  }
+  /* Not copied: the caller promises not to change it (store.h). */
+  row->data = json_incref((json_t *)data);
   c->nfeed++;
   return BINK_OK;
 }

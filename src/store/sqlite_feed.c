@@ -1,4 +1,7 @@
 /* sqlite_feed.c: the people's feed (store.h). */
+#include <stdlib.h>
+
+#include "core/render.h"
 #include "store/sqlite_int.h"
 
 static const char SQL_FEED_INSERT[] =
@@ -20,17 +23,27 @@ static const char SQL_MEMBER_IDS[] =
 
 bink_rc sqlite_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
                           int64_t user_id, const char *event,
-                          const char *data, int64_t now, int64_t *id) {
+                          const json_t *value, int64_t now, int64_t *id) {
   sqlite3_stmt *st = store__stmt(c, SQL_FEED_INSERT);
   if (!st)
+    return BINK_EUNAVAIL;
+  /* Serialised into a buffer on the stack when it fits (this runs in the
+   * writer thread, inside the batch's transaction: json_dumps() would grow
+   * a buffer step by step and copy it once more). */
+  char small[2048];
+  size_t n = 0;
+  char *data = bink_json_text(value, small, sizeof small, &n);
+  if (!data)
     return BINK_EUNAVAIL;
   sqlite3_bind_int64(st, 1, group_id);
   sqlite3_bind_int64(st, 2, dm_id);
   sqlite3_bind_int64(st, 3, user_id);
   sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, data, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, data, (int)n, SQLITE_STATIC);
   sqlite3_bind_int64(st, 6, now);
   bink_rc rc = store__step_done(c, st);
+  if (data != small)
+    free(data);
   if (rc == BINK_OK && id)
     *id = sqlite3_last_insert_rowid(c->db);
   return rc;

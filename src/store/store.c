@@ -322,8 +322,8 @@ bink_rc store_callback_answer(store_conn *c, int64_t id, const char *answer,
 }
 
 bink_rc store_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
-                          int64_t user_id, const char *event, const char *data,
-                          int64_t now, int64_t *id) {
+                          int64_t user_id, const char *event,
+                          const json_t *data, int64_t now, int64_t *id) {
   return STORE__BE(c)->feed_insert(c, group_id, dm_id, user_id, event, data,
                                    now, id);
 }

@@ -349,10 +349,14 @@ bink_rc store_callback_answer(store_conn *c, int64_t id, const char *answer,
 
 /* ---- the people's feed (app-api.md "Live updates for people") ----
  * A row concerns a group (its members see it), a private chat (both sides)
- * and/or one user. */
+ * and/or one user. data: the row's JSON value, stored as its compact text;
+ * the caller keeps its reference (the store takes one of its own when it
+ * writes the row later, as PostgreSQL does at the batch's end: data must
+ * not change after the call). *id (when not NULL): the row's position, or
+ * 0 when it is known at commit only. */
 bink_rc store_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
                           int64_t user_id, const char *event,
-                          const char *data, int64_t now, int64_t *id);
+                          const json_t *data, int64_t now, int64_t *id);
 /* Rows after `after` that user_id may see, oldest first, at most limit:
  * fn(arg, id, event, data) for each. */
 bink_rc store_feed_read(store_conn *c, int64_t user_id, int64_t after,

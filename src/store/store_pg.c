@@ -327,7 +327,7 @@ static void pg__feed_truncate(store_conn *c, size_t keep) {
   while (c->nfeed > keep) {
     c->nfeed--;
     free(c->feed[c->nfeed].event);
-    free(c->feed[c->nfeed].data);
+    json_decref(c->feed[c->nfeed].data);
   }
 }
 
@@ -337,6 +337,8 @@ static void pg__conn_free(store_conn *c) {
   pg__feed_truncate(c, 0);
   json_decref(c->msg_rows);
   free(c->feed);
+  free(c->looks);
+  free(c->ids);
   if (c->pg)
     PQfinish(c->pg);
   free(c->wake);
@@ -435,12 +437,16 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
                   const char *const *params, bink_rc *rc) {
   *rc = BINK_EUNAVAIL;
   PGresult *r = NULL;
-  /* Kept messages go in first unless the statement reads none (pg_chat.c,
-   * "Messages kept for the batch's end"). */
-  bool reads_none = c->reads_no_messages;
-  c->reads_no_messages = false;
-  if (!reads_none && !pg__messages_flush(c))
-    return NULL;
+  /* Kept messages go in first, and the batch's look-ups are forgotten,
+   * unless the statement is neutral (pg_chat.c, "Messages kept for the
+   * batch's end", "The batch's group look-ups"). */
+  bool neutral = c->neutral;
+  c->neutral = false;
+  if (!neutral) {
+    pg__looks_forget(c);
+    if (!pg__messages_flush(c))
+      return NULL;
+  }
   for (int attempt = 0; attempt < 2; attempt++) {
     bool was_in_tx = c->in_tx;
     if (!pg__before(c, sql))
@@ -660,24 +666,29 @@ out:
 
 /* The batch's feed rows ($1: a JSON array of objects g, d, u, e, x, c:
  * group_id, dm_id, user_id, event, data, created_at; json_to_recordset
- * parses each once), numbered after every row committed before: the
+ * parses each once) with the kept messages not inserted yet ($3; one
+ * statement, one round trip), numbered after every row committed before: the
  * counter's row lock, taken last in the batch and held to its commit,
- * orders the batches that write feed rows. */
+ * orders the batches that write feed rows. x is the row's data as a JSON
+ * value, not a string holding one: its text is stored as it came (a json
+ * value's text is its input), with no escaping to add and take off again. */
 static const char SQL_FEED_ADD[] =
-    "WITH n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base) "
+    "WITH m AS (" PG__MESSAGES_ADD("$3") "), "
+    "n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base) "
     "INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, created_at) "
-    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x, t.c FROM n, ROWS FROM "
-    "(json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, e text, "
-    "x text, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)";
-/* The same, and the members of the groups in $3 (an array) to wake. */
+    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x::text, t.c FROM n, ROWS "
+    "FROM (json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, "
+    "e text, x json, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)";
+/* The same, and the members of the groups in $4 (an array) to wake. */
 static const char SQL_FEED_ADD_WAKE[] =
-    "WITH n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base), "
+    "WITH m AS (" PG__MESSAGES_ADD("$3") "), "
+    "n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base), "
     "f AS (INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, "
     "created_at) "
-    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x, t.c FROM n, ROWS FROM "
-    "(json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, e text, "
-    "x text, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)) "
-    "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($3::bigint[])";
+    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x::text, t.c FROM n, ROWS "
+    "FROM (json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, "
+    "e text, x json, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)) "
+    "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($4::bigint[])";
 static const char SQL_WAKE_GROUPS[] =
     "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($1::bigint[])";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('" PG__CHANNEL "', $1)";
@@ -750,7 +761,7 @@ static bool pg__feed_flush(store_conn *c) {
   for (size_t i = 0; rows && i < c->nfeed; i++) {
     const pg__feed_row *f = &c->feed[i];
     if (json_array_append_new(
-            rows, json_pack("{s:I, s:I, s:I, s:s, s:s, s:I}", "g",
+            rows, json_pack("{s:I, s:I, s:I, s:s, s:O, s:I}", "g",
                             (json_int_t)f->group_id, "d", (json_int_t)f->dm_id,
                             "u", (json_int_t)f->user_id, "e", f->event, "x",
                             f->data, "c", (json_int_t)f->created_at)) != 0) {
@@ -760,20 +771,27 @@ static bool pg__feed_flush(store_conn *c) {
   }
   char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
   json_decref(rows);
+  /* The kept messages not inserted yet go in with the feed rows. */
+  size_t kept = pg__messages_kept(c);
+  char *messages = pg__messages_text(c);
   pg__num n;
-  const char *params[] = {text, pg__i(&n, (int64_t)c->nfeed), groups};
+  const char *params[] = {text, pg__i(&n, (int64_t)c->nfeed), messages,
+                          groups};
   bool ok = false;
-  if (text && groups) {
+  if (text && messages) {
     bink_rc rc;
-    PGresult *r = pg__run(c, SQL_FEED_ADD_WAKE, 3, params, &rc);
-    if (r)
+    c->neutral = true; /* it inserts them itself */
+    PGresult *r = pg__run(c, groups ? SQL_FEED_ADD_WAKE : SQL_FEED_ADD,
+                          groups ? 4 : 3, params, &rc);
+    if (r && groups)
       pg__wake_members(c, r);
     ok = r != NULL;
     PQclear(r);
-  } else if (text) {
-    ok = pg__cmd(c, SQL_FEED_ADD, 2, params, NULL) == BINK_OK;
   }
+  if (ok)
+    c->msg_flushed = kept;
   free(text);
+  free(messages);
   free(groups);
   return ok;
 }
@@ -792,7 +810,12 @@ static void pg__fail_jobs(store_job *from, store_job *to) {
 static void pg__run_batch(store *s, store_conn *c, store_job *batch,
                           int round) {
   store_job *again = NULL, **again_tail = &again;
+  size_t njobs = 0;
+  for (store_job *k = batch; k; k = k->next)
+    njobs++;
   c->nwake = 0;
+  pg__looks_forget(c);
+  pg__ids_forget(c);
   c->nwake_groups = 0;
   pg__feed_truncate(c, 0);
   pg__messages_truncate(c, 0);
@@ -813,17 +836,19 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     }
     size_t feed_mark = c->nfeed, msg_mark = pg__messages_kept(c);
     c->msg_flushed_at_sp = c->msg_flushed;
-    c->msg_id_next = 0;
     c->job_events = 0;
     c->sp_pending = true;
     c->sp_failed = false;
+    c->jobs_left = njobs--;
     j->rc = j->fn(c, j->arg, &j->err);
     j->events = c->job_events;
     /* No statement ran: no savepoint of its own, nothing to undo. */
     bool ran = !c->sp_pending;
     c->sp_pending = false;
-    if (j->rc != BINK_OK)
+    if (j->rc != BINK_OK) {
       pg__feed_truncate(c, feed_mark); /* undone with the job */
+      pg__looks_forget(c);
+    }
     PGTransactionStatusType ts =
         c->tx_lost || !c->pg || c->sp_failed ? PQTRANS_UNKNOWN
                                              : PQtransactionStatus(c->pg);
@@ -859,7 +884,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     link = &j->next;
   }
   if (in_tx) {
-    bool ok = pg__messages_flush(c) && pg__feed_flush(c) &&
+    bool ok = (c->nfeed || pg__messages_flush(c)) && pg__feed_flush(c) &&
               pg__notify_commit(c);
     if (!ok) {
       /* A failed COMMIT may still have committed (the connection broke
@@ -873,6 +898,8 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   }
   pg__feed_truncate(c, 0);
   pg__messages_truncate(c, 0);
+  pg__looks_forget(c);
+  pg__ids_forget(c);
   if (c->nwake && s->hook)
     s->hook(s->hook_arg, c->wake, c->nwake);
   c->nwake = 0;

@@ -9,19 +9,11 @@
 bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
                   int64_t user_id, const char *event, json_t *data,
                   int64_t now, bink_err *err) {
-  /* Serialised into a buffer on the stack when it fits (this runs in the
-   * writer thread, inside the batch's transaction: json_dumps() would grow
-   * a buffer step by step and copy it once more). */
-  char small[2048];
-  size_t n = 0;
-  char *text = bink_json_text(data, small, sizeof small, &n);
-  json_decref(data);
-  if (!text)
+  if (!data)
     return bink_fail(err, BINK_EINTERNAL, "out of memory");
   bink_rc rc = store_feed_insert(c, group_id, dm ? dm->id : 0, user_id, event,
-                                 text, now, NULL);
-  if (text != small)
-    free(text);
+                                 data, now, NULL);
+  json_decref(data);
   if (rc == BINK_OK && group_id)
     rc = store_wake_group(c, group_id);
   if (rc != BINK_OK)
