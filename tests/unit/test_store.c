@@ -1,12 +1,15 @@
 /*
- * test_store.c: unit tests of the SQLite store (src/store/store_sqlite.c)
- * through its interface (src/store/store.h): migrations, every accessor
- * family, the group-commit writer with its per-job savepoints, thread-local
- * readers and their clean-up, and failures injected into a batch.
+ * test_store.c: unit tests of the store (src/store/store.h) on SQLite
+ * (src/store/store_sqlite.c): migrations, every accessor family, the
+ * group-commit writer with its per-job savepoints, thread-local readers and
+ * their clean-up, and failures injected into a batch. The tests of a write
+ * job's group look-ups run on PostgreSQL too when $BINK_TEST_PG names a
+ * database (ctest's unit.test_store.postgresql, through scripts/with-pg.sh).
  *
- * Each test gets a fresh database "sqlite:<mkdtemp dir>/t.db" and removes
- * the directory afterwards. No test sleeps: the writer is held still, when a
- * test needs a deterministic batch, by a job that waits on a condition.
+ * Each test gets a fresh database "sqlite:<mkdtemp dir>/t.db" (or a fresh
+ * PostgreSQL schema) and removes it afterwards. No test sleeps: the writer
+ * is held still, when a test needs a deterministic batch, by a job that
+ * waits on a condition.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sqlite3.h>
@@ -34,9 +38,10 @@
 /* Fixture: a fresh database directory and an open store.                  */
 
 typedef struct fixture {
-  char dir[64];
+  char dir[64];   /* on PostgreSQL: the schema's name */
   char db[128];
-  char uri[160];
+  char uri[512];  /* "sqlite:PATH", or $BINK_TEST_PG with a search_path */
+  bool pg;
   store *s;
 } fixture;
 
@@ -93,6 +98,96 @@ static int teardown(void **state)
   remove_dir(f->dir);
   free(f);
   return 0;
+}
+
+/* The same fixture on PostgreSQL when $BINK_TEST_PG names a database
+ * (scripts/with-pg.sh): a fresh schema, one writer (so that a held writer
+ * holds them all), dropped afterwards. Without it *state stays NULL and
+ * the tests that take this fixture skip. */
+static PGconn *pg_admin(void)
+{
+  PGconn *pg = PQconnectdb(getenv("BINK_TEST_PG"));
+
+  if (PQstatus(pg) != CONNECTION_OK) {
+    fprintf(stderr, "BINK_TEST_PG: %s", PQerrorMessage(pg));
+    PQfinish(pg);
+    return NULL;
+  }
+  return pg;
+}
+
+static bool pg_exec(PGconn *pg, const char *sql)
+{
+  PGresult *r = PQexec(pg, sql);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+  if (!ok)
+    fprintf(stderr, "%s: %s", sql, PQerrorMessage(pg));
+  PQclear(r);
+  return ok;
+}
+
+static int setup_pg(void **state)
+{
+  const char *base = getenv("BINK_TEST_PG");
+  store_options opt = {.pool = 1};
+  fixture *f;
+  PGconn *pg;
+  char sql[128];
+  bink_err err;
+
+  *state = NULL;
+  if (!base || !*base)
+    return 0;
+  if (!(f = calloc(1, sizeof *f)) || !(pg = pg_admin())) {
+    free(f);
+    return -1;
+  }
+  snprintf(f->dir, sizeof f->dir, "t%ld_%d", (long)getpid(), rand() % 100000);
+  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->dir);
+  if (!pg_exec(pg, sql)) {
+    PQfinish(pg);
+    free(f);
+    return -1;
+  }
+  PQfinish(pg);
+  snprintf(f->uri, sizeof f->uri, "%s%coptions=-csearch_path%%3D%s", base,
+           strchr(base, '?') ? '&' : '?', f->dir);
+  memset(&err, 0, sizeof err);
+  if (store_open(f->uri, &opt, &f->s, &err) != BINK_OK) {
+    fprintf(stderr, "store_open: %s\n", err.msg);
+    free(f);
+    return -1;
+  }
+  f->pg = true;
+  *state = f;
+  return 0;
+}
+
+static int teardown_pg(void **state)
+{
+  fixture *f = *state;
+  PGconn *pg;
+  char sql[128];
+
+  if (!f)
+    return 0;
+  store_close(f->s);
+  snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->dir);
+  if ((pg = pg_admin())) {
+    pg_exec(pg, sql);
+    PQfinish(pg);
+  }
+  free(f);
+  return 0;
+}
+
+/* The fixture, or a skip when it is the PostgreSQL one and there is none. */
+static fixture *fixture_or_skip(void **state)
+{
+  if (!*state)
+    skip();
+  return *state;
 }
 
 static store_conn *reader(fixture *f)
@@ -1826,6 +1921,206 @@ static void test_wake_group_sees_joiner(void **state)
   assert_true(was_woken(STORE_WAKE_USER(joiner)));
 }
 
+/* ---------------------------------------------------------------------- */
+/* A write job's group look-ups (store_group_member_get_ext)               */
+
+/* The PostgreSQL writer keeps what its batch looked up (pg_chat.c, "The
+ * batch's group look-ups"). Whatever a job writes to a group's members, it
+ * and the jobs after it in the batch see; what a failed job wrote, the
+ * jobs after it do not. These run on both stores. */
+
+static bink_rc look(store_conn *c, const bink_group *g, int64_t account_id,
+                    bink_member *m)
+{
+  bink_group got;
+  bink_rc rc = store_group_member_get_ext(c, g->ext_id, strlen(g->ext_id),
+                                          account_id, &got, m);
+
+  if (rc == BINK_OK && got.id != g->id)
+    rc = BINK_EINTERNAL;
+  return rc;
+}
+
+/* A text message from sender to g; *id gets its id. */
+static bink_rc post_to(store_conn *c, const bink_group *g, int64_t sender,
+                       int64_t *id)
+{
+  bink_message m;
+  bink_rc rc;
+
+  memset(&m, 0, sizeof m);
+  m.group_id = g->id;
+  snprintf(m.group_ext, sizeof m.group_ext, "%s", g->ext_id);
+  m.sender_id = sender;
+  snprintf(m.sender_ext, sizeof m.sender_ext, "user_%lld", (long long)sender);
+  m.type = BINK_MSG_TEXT;
+  m.content = (char *)"hello";
+  m.created_at = 1700000400;
+  rc = store_message_insert(c, &m);
+  *id = m.id;
+  return rc;
+}
+
+typedef struct steps_job {
+  const bink_group *g;
+  int64_t who;
+  bink_member seen[5];
+} steps_job;
+
+/* Looks who up after each change of their membership, in one job. */
+static bink_rc job_member_steps(store_conn *c, void *arg, bink_err *err)
+{
+  steps_job *j = arg;
+  bink_member m;
+  bink_rc rc;
+
+  (void)err;
+  if ((rc = look(c, j->g, j->who, &j->seen[0])) ||
+      (rc = store_member_set_mute(c, j->g->id, j->who, 0)) ||
+      (rc = look(c, j->g, j->who, &j->seen[1])) ||
+      (rc = store_member_delete(c, j->g->id, j->who)) ||
+      (rc = look(c, j->g, j->who, &j->seen[2])))
+    return rc;
+  memset(&m, 0, sizeof m);
+  m.group_id = j->g->id;
+  m.account_id = j->who;
+  m.role = BINK_ROLE_MEMBER;
+  m.muted_until = -1;
+  m.joined_at = 1700000500;
+  if ((rc = store_member_insert(c, &m)) ||
+      (rc = look(c, j->g, j->who, &j->seen[3])) ||
+      (rc = store_member_set_role(c, j->g->id, j->who, BINK_ROLE_ADMIN)))
+    return rc;
+  return look(c, j->g, j->who, &j->seen[4]);
+}
+
+static void test_lookups_see_the_jobs_writes(void **state)
+{
+  fixture *f = fixture_or_skip(state);
+  steps_job j;
+  bink_group g;
+  bink_err err;
+  int64_t owner, bot;
+
+  owner = make_account(f, "owner", false, 0, NULL);
+  bot = make_account(f, "stepbot", true, owner, NULL);
+  make_group(f, "Steps", owner, &g);
+  assert_int_equal(add_member(f, g.id, bot, BINK_ROLE_MEMBER, 1700000200),
+                   BINK_OK);
+  memset(&j, 0, sizeof j);
+  j.g = &g;
+  j.who = bot;
+  assert_int_equal(store_write(f->s, job_member_steps, &j, &err), BINK_OK);
+  assert_int_equal(j.seen[0].role, BINK_ROLE_MEMBER);
+  assert_int_equal(j.seen[0].muted_until, -1);
+  assert_int_equal(j.seen[1].role, BINK_ROLE_MEMBER);
+  assert_int_equal(j.seen[1].muted_until, 0); /* muted until unmuted */
+  assert_int_equal(j.seen[2].role, BINK_ROLE_NONE);
+  assert_int_equal(j.seen[3].role, BINK_ROLE_MEMBER);
+  assert_int_equal(j.seen[3].muted_until, -1);
+  assert_int_equal(j.seen[4].role, BINK_ROLE_ADMIN);
+}
+
+typedef struct look_job {
+  store_job job; /* first: done() gets this pointer */
+  async_set *set;
+  const bink_group *g;
+  int64_t who;
+  bool join_first; /* joins g before its look-up, then fails */
+  bink_member seen;
+  int64_t msg_id; /* the message it posted when a member (0: none) */
+} look_job;
+
+static bink_rc look_job_fn(store_conn *c, void *arg, bink_err *err)
+{
+  look_job *j = arg;
+  bink_rc rc;
+
+  if (j->join_first) {
+    bink_member m;
+
+    memset(&m, 0, sizeof m);
+    m.group_id = j->g->id;
+    m.account_id = j->who;
+    m.role = BINK_ROLE_MEMBER;
+    m.muted_until = -1;
+    m.joined_at = 1700000600;
+    if ((rc = store_member_insert(c, &m)))
+      return rc;
+  }
+  if ((rc = look(c, j->g, j->who, &j->seen)))
+    return rc;
+  if (j->join_first)
+    return bink_fail(err, BINK_EFORBIDDEN, "changed its mind");
+  if (j->seen.role == BINK_ROLE_NONE)
+    return BINK_OK;
+  return post_to(c, j->g, j->who, &j->msg_id);
+}
+
+static void look_job_done(store_job *job)
+{
+  look_job *j = (look_job *)job;
+
+  pthread_mutex_lock(&j->set->lock);
+  j->set->done++;
+  pthread_cond_broadcast(&j->set->cv);
+  pthread_mutex_unlock(&j->set->lock);
+}
+
+/* One batch: a job joins someone, looks them up and fails; the next job
+ * looks them up (not a member) and the others post, their messages numbered
+ * in the order of their jobs. */
+static void test_lookups_forget_a_failed_job(void **state)
+{
+  fixture *f = fixture_or_skip(state);
+  enum { NJOBS = 6 };
+  look_job jobs[NJOBS];
+  async_set set;
+  blocker blk;
+  bink_group g;
+  json_t *hist;
+  int64_t owner, joiner;
+
+  owner = make_account(f, "owner", false, 0, NULL);
+  joiner = make_account(f, "joiner", false, 0, NULL);
+  make_group(f, "Batch", owner, &g);
+  assert_int_equal(add_member(f, g.id, owner, BINK_ROLE_OWNER, 1700000200),
+                   BINK_OK);
+  async_set_init(&set, NJOBS);
+  for (int i = 0; i < NJOBS; i++) {
+    memset(&jobs[i], 0, sizeof jobs[i]);
+    jobs[i].job.fn = look_job_fn;
+    jobs[i].job.done = look_job_done;
+    jobs[i].job.arg = &jobs[i];
+    jobs[i].set = &set;
+    jobs[i].g = &g;
+    jobs[i].who = i < 2 ? joiner : owner;
+    jobs[i].join_first = i == 0;
+  }
+  /* Held, the writer takes all of them in its next batch. */
+  blocker_hold(f->s, &blk);
+  for (int i = 0; i < NJOBS; i++)
+    assert_int_equal(store_submit(f->s, &jobs[i].job), BINK_OK);
+  blocker_release(&blk);
+  async_set_wait(&set);
+  async_set_destroy(&set);
+  assert_int_equal(jobs[0].job.rc, BINK_EFORBIDDEN);
+  assert_int_equal(jobs[0].seen.role, BINK_ROLE_MEMBER); /* its own join */
+  assert_int_equal(jobs[1].job.rc, BINK_OK);
+  assert_int_equal(jobs[1].seen.role, BINK_ROLE_NONE); /* undone with it */
+  assert_int_equal(jobs[1].msg_id, 0);
+  for (int i = 2; i < NJOBS; i++) {
+    assert_int_equal(jobs[i].job.rc, BINK_OK);
+    assert_int_equal(jobs[i].seen.role, BINK_ROLE_OWNER);
+    assert_true(jobs[i].msg_id > 0);
+    if (i > 2)
+      assert_true(jobs[i].msg_id > jobs[i - 1].msg_id);
+  }
+  hist = group_history(f, g.id);
+  assert_int_equal(json_array_size(hist), NJOBS - 2);
+  json_decref(hist);
+}
+
 static void test_group_commit_one_batch(void **state)
 {
   run_group_commit(*state, true);
@@ -2257,6 +2552,14 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_idempotency, setup, teardown),
     cmocka_unit_test_setup_teardown(test_wake_group_sees_joiner, setup,
                                     teardown),
+    cmocka_unit_test_setup_teardown(test_lookups_see_the_jobs_writes, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_lookups_forget_a_failed_job, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_lookups_see_the_jobs_writes,
+                                    setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_lookups_forget_a_failed_job,
+                                    setup_pg, teardown_pg),
     cmocka_unit_test_setup_teardown(test_group_commit_one_batch, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup,
