@@ -96,6 +96,15 @@ static const char PG__SESSION_SETUP[] =
     "SET idle_in_transaction_session_timeout = 10000; "
     "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
     "SET tcp_keepalives_count = 3";
+/* Writers run the same few statements thousands of times a second, whose
+ * best plan does not depend on their parameters (a row by key, rows from
+ * json_to_recordset). Left to choose, PostgreSQL plans several of them
+ * again at every run (their plan for the parameters at hand looks cheaper
+ * than the generic one: it knows how many rows a JSON array or
+ * generate_series holds); that planning was a tenth of the database's CPU
+ * under sendmessage load. */
+static const char PG__WRITER_SETUP[] =
+    "SET plan_cache_mode = force_generic_plan";
 
 /* A libpq message on one line (they end in newlines and may hold several). */
 static const char *pg__oneline(const char *msg, char *buf, size_t n) {
@@ -154,6 +163,11 @@ static bool pg__connect(store_conn *c) {
   PGresult *r = PQexec(c->pg, PG__SESSION_SETUP);
   bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
   PQclear(r);
+  if (ok && c->writer) {
+    r = PQexec(c->pg, PG__WRITER_SETUP);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+  }
   if (!ok) {
     PQfinish(c->pg);
     c->pg = NULL;
