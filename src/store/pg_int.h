@@ -57,6 +57,10 @@ struct store_conn {
    * every statement fails until COMMIT / ROLLBACK ends it (a reconnect in
    * its middle would run the rest outside it). Kept by pg__run. */
   bool in_tx, tx_lost;
+  /* A writer's batch transaction is still to be begun: its BEGIN goes in
+   * the pipeline of the first job's first statement (store_pg.c), or on its
+   * own before any other statement. */
+  bool begin_pending;
   /* Write jobs run under the savepoint "job" (store_pg.c), which is set in
    * the same round trip as the job's first statement, as a pipeline:
    * sp_pending: the running job's is still to be set; sp_set: one is set

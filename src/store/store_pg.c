@@ -253,35 +253,42 @@ static bool pg__next(store_conn *c, const struct timespec *t0, int wait_ms,
 }
 
 static bool pg__prepared(store_conn *c, const char *sql, char name[16]);
+static const char SQL_BEGIN[] = "BEGIN";
 static const char SQL_RELEASE_JOB[] = "RELEASE job";
 static const char SQL_SAVEPOINT_JOB[] = "SAVEPOINT job";
 
-/* Sends the running job's savepoint (releasing the one before) and the
- * prepared statement `name` as one pipeline, which costs one round trip
- * instead of two, and returns the statement's result (NULL when there is
- * none). *sp_ok: the savepoint was set. A connection that breaks or stops
- * answering on the way is dropped. */
+/* Sends the batch's BEGIN when it is pending, the running job's savepoint
+ * (releasing the one before) and the prepared statement `name` as one
+ * pipeline, which costs one round trip instead of two or three, and
+ * returns the statement's result (NULL when there is none). *sp_ok: the
+ * savepoint was set (so the transaction was begun). A connection that
+ * breaks or stops answering on the way is dropped. */
 static PGresult *pg__send_with_savepoint(store_conn *c, const char *name,
                                          int n, const char *const *params,
                                          bool *sp_ok) {
   *sp_ok = false;
-  int before = c->sp_set ? 2 : 1; /* commands ahead of the statement */
+  bool begin = c->begin_pending;
+  /* commands ahead of the statement */
+  int before = (begin ? 1 : 0) + (c->sp_set ? 2 : 1);
   /* Prepared like the others, so that the server parses them once. */
-  char release[16], savepoint[16];
-  if (!pg__prepared(c, SQL_RELEASE_JOB, release) ||
+  char begin_name[16], release[16], savepoint[16];
+  if ((begin && !pg__prepared(c, SQL_BEGIN, begin_name)) ||
+      !pg__prepared(c, SQL_RELEASE_JOB, release) ||
       !pg__prepared(c, SQL_SAVEPOINT_JOB, savepoint))
     return NULL;
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if (!PQenterPipelineMode(c->pg))
     return NULL;
-  bool sent = (!c->sp_set || PQsendQueryPrepared(c->pg, release, 0, NULL,
+  bool sent = (!begin || PQsendQueryPrepared(c->pg, begin_name, 0, NULL,
+                                             NULL, NULL, 0)) &&
+              (!c->sp_set || PQsendQueryPrepared(c->pg, release, 0, NULL,
                                                  NULL, NULL, 0)) &&
               PQsendQueryPrepared(c->pg, savepoint, 0, NULL, NULL, NULL, 0) &&
               PQsendQueryPrepared(c->pg, name, n, params, NULL, NULL, 0) &&
               PQpipelineSync(c->pg);
   PGresult *stmt = NULL;
-  bool sp = true, synced = false;
+  bool sp = true, synced = false, begun = false;
   char line[512];
   /* Each command gives one result, then NULL; the Sync gives the last. */
   for (int seen = 0; sent && !synced;) {
@@ -297,6 +304,8 @@ static PGresult *pg__send_with_savepoint(store_conn *c, const char *name,
       synced = true;
       PQclear(r);
     } else if (seen++ < before) {
+      if (begin && seen == 1)
+        begun = st == PGRES_COMMAND_OK;
       if (st != PGRES_COMMAND_OK) {
         if (sp)
           binkd_log(BINKD_LOG_ERROR, "database: job savepoint: %s",
@@ -313,6 +322,11 @@ static PGresult *pg__send_with_savepoint(store_conn *c, const char *name,
     PQclear(stmt);
     pg__drop(c);
     return NULL;
+  }
+  if (begun) {
+    /* Open now, whatever came after (the batch ends it). */
+    c->begin_pending = false;
+    c->in_tx = true;
   }
   *sp_ok = sp;
   return stmt;
@@ -447,6 +461,15 @@ static bool pg__retry(store_conn *c, bool was_in_tx) {
   return pg__connect(c);
 }
 
+static bool pg__simple(store_conn *c, const char *sql);
+
+/* The batch's BEGIN when it cannot go in a job's pipeline (pg__run_batch):
+ * on its own, before the statement that needs it. */
+static bool pg__begin_now(store_conn *c) {
+  c->begin_pending = false;
+  return pg__simple(c, "BEGIN");
+}
+
 PGresult *pg__run(store_conn *c, const char *sql, int n,
                   const char *const *params, bink_rc *rc) {
   *rc = BINK_EUNAVAIL;
@@ -461,6 +484,8 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
     if (!pg__messages_flush(c))
       return NULL;
   }
+  if (c->begin_pending && !c->sp_pending && !pg__begin_now(c))
+    return NULL;
   for (int attempt = 0; attempt < 2; attempt++) {
     bool was_in_tx = c->in_tx;
     if (!pg__before(c, sql))
@@ -480,6 +505,17 @@ PGresult *pg__run(store_conn *c, const char *sql, int n,
       c->sp_set = c->sp_set || sp_ok;
       c->sp_failed = !sp_ok;
       c->msg_flushed_at_sp = c->msg_flushed;
+      if (!r && attempt == 0 && c->begin_pending && !c->pg) {
+        /* The connection was found dead by the batch's first round trip
+         * (a server restart closes idle connections, which libpq notices
+         * on their next use): nothing was begun, so all of it may go
+         * again on a fresh one, as pg__retry does for other statements. */
+        c->sp_pending = true;
+        c->sp_set = c->sp_failed = false;
+        if (pg__connect(c))
+          continue;
+        return NULL;
+      }
     } else {
       r = PQsendQueryPrepared(c->pg, name, n, params, NULL, NULL, 0)
               ? pg__wait(c, c->wait_ms)
@@ -608,6 +644,14 @@ bool pg__bytes(const PGresult *r, int row, int col, unsigned char *out,
 /* Runs a statement without parameters outside the statement cache (BEGIN,
  * COMMIT, SAVEPOINT …): true when it succeeded. */
 static bool pg__simple(store_conn *c, const char *sql) {
+  if (c->begin_pending) {
+    if (strncmp(sql, "ROLLBACK", 8) == 0) {
+      c->begin_pending = false; /* nothing was begun: nothing to undo */
+      return true;
+    }
+    if (!pg__begin_now(c))
+      return false;
+  }
   for (int attempt = 0; attempt < 2; attempt++) {
     bool was_in_tx = c->in_tx;
     if (!pg__before(c, sql))
@@ -835,8 +879,10 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   pg__messages_truncate(c, 0);
   /* Each job runs under the savepoint "job", which pg__run sets (releasing
    * the one before) in the round trip of the job's first statement; a
-   * failed job is rolled back to it. COMMIT releases the last. */
-  bool in_tx = pg__ready(c) && pg__simple(c, "BEGIN");
+   * failed job is rolled back to it. COMMIT releases the last. The BEGIN
+   * goes with the first of those round trips. */
+  bool in_tx = pg__ready(c);
+  c->begin_pending = in_tx; /* sent with the first statement (pg__run) */
   c->sp_set = false;
   for (store_job **link = &batch, *j; (j = *link);) {
     j->rc = BINK_OK;
@@ -866,6 +912,8 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     PGTransactionStatusType ts =
         c->tx_lost || !c->pg || c->sp_failed ? PQTRANS_UNKNOWN
                                              : PQtransactionStatus(c->pg);
+    if (ts == PQTRANS_IDLE && c->begin_pending)
+      ts = PQTRANS_INTRANS; /* not begun yet: nothing was lost */
     if (j->rc == BINK_OK && ts == PQTRANS_INERROR)
       j->rc = bink_fail(&j->err, BINK_EUNAVAIL, "storage unavailable");
     if (!ran && ts == PQTRANS_INERROR)
@@ -897,7 +945,10 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
     }
     link = &j->next;
   }
-  if (in_tx) {
+  if (in_tx && c->begin_pending && !c->nfeed && !c->nwake_groups &&
+      !c->nwake && c->msg_flushed == pg__messages_kept(c)) {
+    c->begin_pending = false; /* no job ran a statement: nothing to commit */
+  } else if (in_tx) {
     bool ok = (c->nfeed || pg__messages_flush(c)) && pg__feed_flush(c) &&
               pg__notify_commit(c);
     if (!ok) {
@@ -914,6 +965,7 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   pg__messages_truncate(c, 0);
   pg__looks_forget(c);
   pg__ids_forget(c);
+  c->begin_pending = false;
   if (c->nwake && s->hook)
     s->hook(s->hook_arg, c->wake, c->nwake);
   c->nwake = 0;
