@@ -4,7 +4,8 @@
  * group-commit writer with its per-job savepoints, thread-local readers and
  * their clean-up, and failures injected into a batch. The tests of a write
  * job's group look-ups run on PostgreSQL too when $BINK_TEST_PG names a
- * database (ctest's unit.test_store.postgresql, through scripts/with-pg.sh).
+ * database (ctest's unit.test_store.postgresql, through scripts/with-pg.sh),
+ * with the other tests that hold for any store.
  *
  * Each test gets a fresh database "sqlite:<mkdtemp dir>/t.db" (or a fresh
  * PostgreSQL schema) and removes it afterwards. No test sleeps: the writer
@@ -100,10 +101,10 @@ static int teardown(void **state)
   return 0;
 }
 
-/* The same fixture on PostgreSQL when $BINK_TEST_PG names a database
+/* The same fixture on PostgreSQL, $BINK_TEST_PG naming the database
  * (scripts/with-pg.sh): a fresh schema, one writer (so that a held writer
- * holds them all), dropped afterwards. Without it *state stays NULL and
- * the tests that take this fixture skip. */
+ * holds them all), dropped afterwards. main() runs the tests that take it
+ * only when $BINK_TEST_PG is set. */
 static PGconn *pg_admin(void)
 {
   PGconn *pg = PQconnectdb(getenv("BINK_TEST_PG"));
@@ -137,9 +138,9 @@ static int setup_pg(void **state)
   bink_err err;
 
   *state = NULL;
-  if (!base || !*base)
-    return 0;
-  if (!(f = calloc(1, sizeof *f)) || !(pg = pg_admin())) {
+  if (!base || !*base || !(f = calloc(1, sizeof *f)))
+    return -1;
+  if (!(pg = pg_admin())) {
     free(f);
     return -1;
   }
@@ -180,14 +181,6 @@ static int teardown_pg(void **state)
   }
   free(f);
   return 0;
-}
-
-/* The fixture, or a skip when it is the PostgreSQL one and there is none. */
-static fixture *fixture_or_skip(void **state)
-{
-  if (!*state)
-    skip();
-  return *state;
 }
 
 static store_conn *reader(fixture *f)
@@ -1996,7 +1989,7 @@ static bink_rc job_member_steps(store_conn *c, void *arg, bink_err *err)
 
 static void test_lookups_see_the_jobs_writes(void **state)
 {
-  fixture *f = fixture_or_skip(state);
+  fixture *f = *state;
   steps_job j;
   bink_group g;
   bink_err err;
@@ -2072,7 +2065,7 @@ static void look_job_done(store_job *job)
  * in the order of their jobs. */
 static void test_lookups_forget_a_failed_job(void **state)
 {
-  fixture *f = fixture_or_skip(state);
+  fixture *f = *state;
   enum { NJOBS = 6 };
   look_job jobs[NJOBS];
   async_set set;
@@ -2556,10 +2549,6 @@ int main(void)
                                     teardown),
     cmocka_unit_test_setup_teardown(test_lookups_forget_a_failed_job, setup,
                                     teardown),
-    cmocka_unit_test_setup_teardown(test_lookups_see_the_jobs_writes,
-                                    setup_pg, teardown_pg),
-    cmocka_unit_test_setup_teardown(test_lookups_forget_a_failed_job,
-                                    setup_pg, teardown_pg),
     cmocka_unit_test_setup_teardown(test_group_commit_one_batch, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup,
@@ -2570,7 +2559,40 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_close_with_readers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_error_injection, setup, teardown),
   };
+  /* The tests that hold for any store, again on PostgreSQL. */
+  const struct CMUnitTest pg_tests[] = {
+    cmocka_unit_test_setup_teardown(test_accounts, setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_groups_members, setup_pg,
+                                    teardown_pg),
+    cmocka_unit_test_setup_teardown(test_dms, setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_message_round_trip, setup_pg,
+                                    teardown_pg),
+    cmocka_unit_test_setup_teardown(test_history, setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_chats_unread, setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_chats_many, setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_idempotency, setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_wake_group_sees_joiner, setup_pg,
+                                    teardown_pg),
+    cmocka_unit_test_setup_teardown(test_lookups_see_the_jobs_writes,
+                                    setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_lookups_forget_a_failed_job,
+                                    setup_pg, teardown_pg),
+    cmocka_unit_test_setup_teardown(test_group_commit_one_batch, setup_pg,
+                                    teardown_pg),
+    cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup_pg,
+                                    teardown_pg),
+    cmocka_unit_test_setup_teardown(test_store_write_error, setup_pg,
+                                    teardown_pg),
+    cmocka_unit_test_setup_teardown(test_close_drains_queue, setup_pg,
+                                    teardown_pg),
+    cmocka_unit_test_setup_teardown(test_reader_other_thread, setup_pg,
+                                    teardown_pg),
+  };
+  int failed;
 
   binkd_log_setup("error", "text");
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+  if (getenv("BINK_TEST_PG") && *getenv("BINK_TEST_PG"))
+    failed += cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
+  return failed;
 }
