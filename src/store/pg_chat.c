@@ -859,18 +859,41 @@ static bool chat__load_message(const PGresult *r, int row, int base,
  * later (store_pg.c). */
 static const char SQL_MESSAGES_ADD[] = PG__MESSAGES_ADD("$1");
 
+/* A kept message's row for PG__MESSAGES_ADD: the fields that hold their
+ * column's default (0, "", NULL: most of them for a message to a group)
+ * are left out, which halves what is printed here and parsed there. */
 static json_t *chat__message_row(const bink_message *m) {
-  return json_pack(
-      "{s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:s?, "
-      "s:s?, s:I, s:s, s:I, s:s, s:s?, s:I}",
-      "i", (json_int_t)m->id, "t", m->tag, "g", (json_int_t)m->group_id, "d",
-      (json_int_t)m->dm_id, "s", (json_int_t)m->sender_id, "tg",
-      (json_int_t)m->target_id, "ge", m->group_ext, "se", m->sender_ext, "te",
-      m->target_ext, "ty", (int)m->type, "c", m->content ? m->content : "",
-      "f", m->file_ref, "x", m->extra, "a", m->attachment, "r",
-      (json_int_t)m->reply_to, "re", m->reply_to_ext, "q",
-      (json_int_t)m->quote_id, "qe", m->quote_ext, "qs", m->quote, "ca",
-      (json_int_t)m->created_at);
+  json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:i, s:s, s:I}", "i",
+                        (json_int_t)m->id, "t", m->tag, "s",
+                        (json_int_t)m->sender_id, "se", m->sender_ext, "ty",
+                        (int)m->type, "c", m->content ? m->content : "",
+                        "ca", (json_int_t)m->created_at);
+  const struct {
+    const char *key;
+    int64_t v;
+  } nums[] = {{"g", m->group_id}, {"d", m->dm_id},    {"tg", m->target_id},
+              {"r", m->reply_to}, {"q", m->quote_id}};
+  /* nullable: the column is NULL by default, else '' */
+  const struct {
+    const char *key, *v;
+    bool nullable;
+  } texts[] = {{"ge", m->group_ext, false},   {"te", m->target_ext, false},
+               {"f", m->file_ref, false},     {"x", m->extra, true},
+               {"a", m->attachment, true},    {"re", m->reply_to_ext, false},
+               {"qe", m->quote_ext, false},   {"qs", m->quote, true}};
+  for (size_t i = 0; o && i < sizeof nums / sizeof nums[0]; i++)
+    if (nums[i].v && json_object_set_new(o, nums[i].key,
+                                         json_integer(nums[i].v)) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  for (size_t i = 0; o && i < sizeof texts / sizeof texts[0]; i++)
+    if (texts[i].v && (texts[i].nullable || texts[i].v[0]) &&
+        json_object_set_new(o, texts[i].key, json_string(texts[i].v)) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  return o;
 }
 
 size_t pg__messages_kept(const store_conn *c) {
@@ -878,6 +901,8 @@ size_t pg__messages_kept(const store_conn *c) {
 }
 
 void pg__messages_truncate(store_conn *c, size_t keep) {
+  if (keep == 0 && c->msg_rows)
+    json_array_clear(c->msg_rows);
   while (pg__messages_kept(c) > keep)
     json_array_remove(c->msg_rows, json_array_size(c->msg_rows) - 1);
   if (c->msg_flushed > keep)

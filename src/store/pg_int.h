@@ -12,9 +12,9 @@
  * names and meanings (integers as bigint/int, flags as int 0/1, blobs as
  * bytea), plus what several nodes need:
  *   chat_heads.lease_until (ms) and lease_node: a claimed delivery;
- *   feed.seq: the commit-ordered position of a feed row (rows are inserted
- *   at the end of their batch's transaction, under the feed_counter row
- *   lock; see store_pg.c).
+ *   feed.seq, the feed's key instead of SQLite's id: the commit-ordered
+ *   position of a feed row (rows are inserted at the end of their batch's
+ *   transaction, under the feed_counter row lock; see store_pg.c).
  */
 #ifndef BINK_STORE_PG_INT_H
 #define BINK_STORE_PG_INT_H
@@ -120,12 +120,16 @@ void pg__looks_forget(store_conn *c);
 void pg__ids_forget(store_conn *c);
 
 /* INSERT of kept messages from a JSON array of row objects in parameter p
- * ("$1"; pg_chat.c, "Messages kept for the batch's end"). */
+ * ("$1"; pg_chat.c, "Messages kept for the batch's end"); a field left out
+ * stands for its column's default (0, '' or NULL). */
 #define PG__MESSAGES_ADD(p)                                                    \
   "INSERT INTO messages(id, tag, group_id, dm_id, sender_id, target_id, "      \
   "group_ext, sender_ext, target_ext, type, content, file_ref, extra, "        \
   "attachment, reply_to, reply_to_ext, quote_id, quote_ext, quote, "           \
-  "created_at) SELECT * FROM json_to_recordset(" p "::json) AS (i bigint, "    \
+  "created_at) SELECT i, t, coalesce(g, 0), coalesce(d, 0), s, "                \
+  "coalesce(tg, 0), coalesce(ge, ''), se, coalesce(te, ''), ty, c, "           \
+  "coalesce(f, ''), x, a, coalesce(r, 0), coalesce(re, ''), coalesce(q, 0), "  \
+  "coalesce(qe, ''), qs, ca FROM json_to_recordset(" p "::json) AS (i bigint, " \
   "t text, g bigint, d bigint, s bigint, tg bigint, ge text, se text, "        \
   "te text, ty int, c text, f text, x text, a text, r bigint, re text, "       \
   "q bigint, qe text, qs text, ca bigint)"

@@ -349,7 +349,7 @@ bink_rc store_callback_answer(store_conn *c, int64_t id, const char *answer,
 
 /* ---- the people's feed (app-api.md "Live updates for people") ----
  * A row concerns a group (its members see it), a private chat (both sides)
- * and/or one user. data: the row's JSON value, stored as its compact text;
+ * and/or one user. data: the row's JSON object, stored as its compact text;
  * the caller keeps its reference (the store takes one of its own when it
  * writes the row later, as PostgreSQL does at the batch's end: data must
  * not change after the call). *id (when not NULL): the row's position, or

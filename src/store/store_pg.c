@@ -728,24 +728,26 @@ out:
  * statement, one round trip), numbered after every row committed before: the
  * counter's row lock, taken last in the batch and held to its commit,
  * orders the batches that write feed rows. x is the row's data as a JSON
- * value, not a string holding one: its text is stored as it came (a json
- * value's text is its input), with no escaping to add and take off again. */
+ * value, not a string holding one, read as text: json_to_recordset gives
+ * an object's text as it came, with no escaping to add and take off again
+ * and no third parse (as a json column would: 83 against 114 us for 15
+ * rows of a message's JSON in psql). */
 static const char SQL_FEED_ADD[] =
     "WITH m AS (" PG__MESSAGES_ADD("$3") "), "
     "n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base) "
     "INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, created_at) "
-    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x::text, t.c FROM n, ROWS "
+    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x, t.c FROM n, ROWS "
     "FROM (json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, "
-    "e text, x json, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)";
+    "e text, x text, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)";
 /* The same, and the members of the groups in $4 (an array) to wake. */
 static const char SQL_FEED_ADD_WAKE[] =
     "WITH m AS (" PG__MESSAGES_ADD("$3") "), "
     "n AS (UPDATE feed_counter SET v = v + $2 RETURNING v - $2 AS base), "
     "f AS (INSERT INTO feed(seq, group_id, dm_id, user_id, event, data, "
     "created_at) "
-    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x::text, t.c FROM n, ROWS "
+    "SELECT n.base + t.ord, t.g, t.d, t.u, t.e, t.x, t.c FROM n, ROWS "
     "FROM (json_to_recordset($1::json) AS (g bigint, d bigint, u bigint, "
-    "e text, x json, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)) "
+    "e text, x text, c bigint)) WITH ORDINALITY AS t(g, d, u, e, x, c, ord)) "
     "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($4::bigint[])";
 static const char SQL_WAKE_GROUPS[] =
     "SELECT DISTINCT account_id FROM members WHERE group_id = ANY($1::bigint[])";
