@@ -8,7 +8,8 @@
  * idempotency, files, stickers, events, webhook_state, callbacks, feed,
  * sessions, chat_heads); pg_schema.c has each of them with the same column
  * names, plus columns with defaults that only several nodes need
- * (chat_heads.lease_*, feed.seq). Rows travel with COPY … FROM STDIN in
+ * (chat_heads.lease_*); feed.id is called feed.seq there
+ * (mig__target_column). Rows travel with COPY … FROM STDIN in
  * text format, the columns always named, so the column order of the two
  * schemas does not matter.
  */
@@ -419,6 +420,15 @@ static bink_rc mig__prepare_target(mig *m) {
   return BINK_OK;
 }
 
+/* The target's name of SQLite column `name` of table t: the same, but for
+ * feed.id, which is feed.seq in PostgreSQL (its position in commit order,
+ * which SQLite's row ids are; pg_schema.c migration 3). */
+static const char *mig__target_column(const mig__table *t, const char *name) {
+  if (strcmp(t->name, "feed") == 0 && strcmp(name, "id") == 0)
+    return "seq";
+  return name;
+}
+
 /* COPY t(columns…) FROM STDIN for the columns of st, every name checked
  * against the target's columns; *bytea[i]: column i is bytea there. */
 static bink_rc mig__copy_sql(mig *m, const mig__table *t, sqlite3_stmt *st,
@@ -433,6 +443,8 @@ static bink_rc mig__copy_sql(mig *m, const mig__table *t, sqlite3_stmt *st,
   int ncols = sqlite3_column_count(st);
   for (int i = 0; ok && rc == BINK_OK && i < ncols; i++) {
     const char *name = sqlite3_column_name(st, i);
+    if (name)
+      name = mig__target_column(t, name);
     int at = name ? mig__find_column(cols, name) : -1;
     if (at < 0) {
       rc = bink_fail(m->err, BINK_ECONFLICT,
@@ -548,14 +560,13 @@ static bink_rc mig__fix_counters(mig *m) {
   for (int i = 0; rc == BINK_OK && i < m->ntables; i++) {
     const mig__table *t = &m->tables[i];
     if (strcmp(t->name, "feed") == 0) {
-      /* Feed rows are read in seq order: keep the SQLite order (id), and
-       * let the next commit number on from the largest. */
-      rc = mig__exec(m, "UPDATE feed SET seq = id", "numbering feed");
-      if (rc == BINK_OK)
-        rc = mig__exec(m,
-                       "UPDATE feed_counter SET v = "
-                       "(SELECT coalesce(max(id), 0) FROM feed)",
-                       "setting feed_counter");
+      /* Feed rows are read in seq order, which SQLite's ids became
+       * (mig__target_column): the next commit numbers on from the
+       * largest. */
+      rc = mig__exec(m,
+                     "UPDATE feed_counter SET v = "
+                     "(SELECT coalesce(max(seq), 0) FROM feed)",
+                     "setting feed_counter");
     }
     if (rc != BINK_OK || !t->has_id)
       continue;

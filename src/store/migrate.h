@@ -24,7 +24,7 @@
  *   migrations), then must be empty: no row in any of the copied tables.
  * - The copy runs in ONE PostgreSQL transaction (the tables locked
  *   against other writers): COPY of every row, column by column by name;
- *   feed.seq numbered as feed.id and feed_counter set to the largest id;
+ *   SQLite's feed.id into feed.seq, feed_counter set to the largest;
  *   every bigserial sequence moved past its table's largest id; then every
  *   table's row count compared with the SQLite file's. Any difference or
  *   error rolls everything back, leaving the target as it was (with its

@@ -192,6 +192,11 @@ const char *const pg__migrations[] = {
     "CREATE INDEX messages_group ON messages(group_id, id) WHERE group_id <> 0;"
     "DROP INDEX messages_dm;"
     "CREATE INDEX messages_dm ON messages(dm_id, id) WHERE dm_id <> 0;",
+    /* 3: a feed row is known by its seq alone (readers never used id):
+     * one index insert and one nextval less per row. seq stays UNIQUE (no
+     * index to build again), and NOT NULL: every row has one. */
+    "ALTER TABLE feed DROP COLUMN id;"
+    "ALTER TABLE feed ALTER COLUMN seq SET NOT NULL;",
 };
 const int pg__migration_count =
     (int)(sizeof pg__migrations / sizeof pg__migrations[0]);

@@ -269,9 +269,17 @@ def test_migrate_copies_everything_and_the_server_carries_on(installation, pg_sc
         assert report[t] > 0, f"the installation should have rows in {t}: {report}"
     assert os.stat(inst.db).st_mtime_ns == mtime, "the SQLite file was written"
     assert "postgresql://" not in r.stderr
-    # what only PostgreSQL has: feed numbered in id order, the counter at the end
-    assert psql("SELECT count(*) FROM feed WHERE seq IS DISTINCT FROM id", uri) == "0"
-    assert psql("SELECT v FROM feed_counter", uri) == psql("SELECT max(id) FROM feed", uri)
+    # what only PostgreSQL has: feed rows numbered (seq) as SQLite's ids, each
+    # still the same row, and the counter at the end
+    lite = sqlite3.connect(f"file:{inst.db}?mode=ro", uri=True)
+    try:
+        want = [f"{i}|{e}|{d}" for i, e, d in
+                lite.execute("SELECT id, event, data FROM feed ORDER BY id")]
+    finally:
+        lite.close()
+    got = psql("SELECT seq || '|' || event || '|' || data FROM feed ORDER BY seq", uri)
+    assert got.split("\n") == want
+    assert psql("SELECT v FROM feed_counter", uri) == psql("SELECT max(seq) FROM feed", uri)
     assert psql("SELECT count(*) FROM chat_heads WHERE lease_until <> 0 "
                 "OR lease_node <> ''", uri) == "0"
 
