@@ -307,18 +307,25 @@ static bink_rc job_member_insert(store_conn *c, void *arg, bink_err *err)
   return store_member_insert(c, arg);
 }
 
+/* m: account_id a member of group_id with role since joined_at, unmuted. */
+static void fill_member(bink_member *m, int64_t group_id, int64_t account_id,
+                        bink_role role, int64_t joined_at)
+{
+  memset(m, 0, sizeof *m);
+  m->group_id = group_id;
+  m->account_id = account_id;
+  m->role = role;
+  m->muted_until = -1;
+  m->joined_at = joined_at;
+}
+
 static bink_rc add_member(fixture *f, int64_t group_id, int64_t account_id,
                           bink_role role, int64_t joined_at)
 {
   bink_member m;
   bink_err err;
 
-  memset(&m, 0, sizeof m);
-  m.group_id = group_id;
-  m.account_id = account_id;
-  m.role = role;
-  m.muted_until = -1;
-  m.joined_at = joined_at;
+  fill_member(&m, group_id, account_id, role, joined_at);
   return store_write(f->s, job_member_insert, &m, &err);
 }
 
@@ -1974,12 +1981,7 @@ static bink_rc job_member_steps(store_conn *c, void *arg, bink_err *err)
       (rc = store_member_delete(c, j->g->id, j->who)) ||
       (rc = look(c, j->g, j->who, &j->seen[2])))
     return rc;
-  memset(&m, 0, sizeof m);
-  m.group_id = j->g->id;
-  m.account_id = j->who;
-  m.role = BINK_ROLE_MEMBER;
-  m.muted_until = -1;
-  m.joined_at = 1700000500;
+  fill_member(&m, j->g->id, j->who, BINK_ROLE_MEMBER, 1700000500);
   if ((rc = store_member_insert(c, &m)) ||
       (rc = look(c, j->g, j->who, &j->seen[3])) ||
       (rc = store_member_set_role(c, j->g->id, j->who, BINK_ROLE_ADMIN)))
@@ -2032,12 +2034,7 @@ static bink_rc look_job_fn(store_conn *c, void *arg, bink_err *err)
   if (j->join_first) {
     bink_member m;
 
-    memset(&m, 0, sizeof m);
-    m.group_id = j->g->id;
-    m.account_id = j->who;
-    m.role = BINK_ROLE_MEMBER;
-    m.muted_until = -1;
-    m.joined_at = 1700000600;
+    fill_member(&m, j->g->id, j->who, BINK_ROLE_MEMBER, 1700000600);
     if ((rc = store_member_insert(c, &m)))
       return rc;
   }
