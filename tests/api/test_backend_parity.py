@@ -9,10 +9,8 @@ SQLite node and on a PostgreSQL node; the owner's /app/events stream (SSE), its
 times are replaced by placeholders. Needs $BINK_TEST_PG.
 """
 import json
-import os
 import re
 import threading
-import time
 
 import pytest
 import requests
@@ -29,23 +27,31 @@ TIMES = {"timestamp", "edited_at", "answered_at", "created_at", "joined_at", "mu
 ID_RE = re.compile(r"\b(msg|user|bot|group|file|sticker|cb)_[0-9a-z_]+")
 
 
-def _sse(api, token, out, stop):
+def _sse(api, token, out, opened, last_event):
+    """Reads the stream into out until an event named last_event has come
+    (the read timeout ends it if it never does); sets opened on its first
+    line (the server's "retry:")."""
     r = requests.get(api.url("/app/events"), headers={"Authorization": "Bearer " + token},
-                     stream=True, timeout=(5, 2))
+                     stream=True, timeout=(5, 10))
     cur = {}
     try:
         for line in r.iter_lines():
+            opened.set()
             line = line.decode("utf-8")
             if not line:
                 if cur:
                     out.append(cur)
+                    if cur.get("event") == last_event:
+                        break
                     cur = {}
                 continue
             k, _, v = line.partition(":")
             if k in ("id", "event", "data"):
                 cur[k] = v[1:] if v.startswith(" ") else v
     except requests.RequestException:
-        pass  # the read timeout ends the stream once the scenario is over
+        pass  # reported by the comparison: events missing
+    finally:
+        r.close()
 
 
 def _scenario(server):
@@ -54,10 +60,12 @@ def _scenario(server):
     owner_id, owner_tok = a.register("own" + sfx, "Owner ✓")
     user_id, user_tok = a.register("usr" + sfx, "Usr")
     bot_id, bot_tok = a.createbot(owner_tok, "bt" + sfx + "bot", "The Bot")
-    sse, stop = [], threading.Event()
-    t = threading.Thread(target=_sse, args=(a, owner_tok, sse, stop), daemon=True)
+    sse, opened = [], threading.Event()
+    # the scenario's last action, the removal, is the stream's last event
+    t = threading.Thread(target=_sse, args=(a, owner_tok, sse, opened, "member_left"),
+                         daemon=True)
     t.start()
-    time.sleep(0.5)  # the stream is open (nothing in the API shows it)
+    assert opened.wait(10), "the live stream did not open"
     gid = a.creategroup(owner_tok, title="Grüße 👋")
     a.addmember(owner_tok, gid, bot_id)
     a.addmember(owner_tok, gid, user_id)
@@ -87,6 +95,7 @@ def _scenario(server):
                                          "file_id": user_id})
     a.ok("/app/removemember", owner_tok, {"group_id": gid, "user_id": user_id})
     t.join(timeout=15)
+    assert not t.is_alive(), "the live stream did not end with member_left"
     hist = a.full_history(owner_tok, group_id=gid)
     ge = a.ok("/app/getevents", owner_tok, {"offset": 0, "timeout": 0})["events"]
     ids = {}
