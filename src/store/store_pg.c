@@ -307,8 +307,12 @@ static PGresult *pg__send_with_savepoint(store_conn *c, const char *name,
       if (begin && seen == 1)
         begun = st == PGRES_COMMAND_OK;
       if (st != PGRES_COMMAND_OK) {
+        /* With the batch's BEGIN, most often a connection a server restart
+         * closed: pg__run sends it all again on a new one (and logs what
+         * still fails), so this is no error yet. */
         if (sp)
-          binkd_log(BINKD_LOG_ERROR, "database: job savepoint: %s",
+          binkd_log(begin ? BINKD_LOG_INFO : BINKD_LOG_ERROR,
+                    "database: job savepoint: %s",
                     pg__oneline(PQresultErrorMessage(r), line, sizeof line));
         sp = false;
       }
