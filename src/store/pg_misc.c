@@ -58,8 +58,7 @@ bink_rc pg_feed_insert(store_conn *c, int64_t group_id, int64_t dm_id,
   row->dm_id = dm_id;
   row->user_id = user_id;
   row->created_at = now;
-  row->event = strdup(event);
-  if (!row->event || !data)
+  if (!data || !(row->event = strdup(event)))
     return BINK_EUNAVAIL;
   /* Not copied: the caller promises not to change it (store.h). */
   row->data = json_incref((json_t *)data);

@@ -20,6 +20,7 @@
 #include "store/pg_int.h"
 #include "store/queue.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <inttypes.h>
@@ -860,6 +861,17 @@ static bool pg__feed_flush(store_conn *c) {
   return ok;
 }
 
+/* Forgets what a batch kept on its writer connection, once it ended. */
+static void pg__batch_reset(store_conn *c) {
+  pg__feed_truncate(c, 0);
+  pg__messages_truncate(c, 0);
+  pg__looks_forget(c);
+  pg__ids_forget(c);
+  c->nwake = 0;
+  c->nwake_groups = 0;
+  c->begin_pending = false;
+}
+
 static void pg__fail_jobs(store_job *from, store_job *to) {
   for (store_job *k = from; k != to; k = k->next)
     if (k->rc == BINK_OK)
@@ -877,12 +889,8 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   size_t njobs = 0;
   for (store_job *k = batch; k; k = k->next)
     njobs++;
-  c->nwake = 0;
-  pg__looks_forget(c);
-  pg__ids_forget(c);
-  c->nwake_groups = 0;
-  pg__feed_truncate(c, 0);
-  pg__messages_truncate(c, 0);
+  /* The batch's state starts empty: pg__batch_reset ended the last one. */
+  assert(c->nwake == 0 && c->nfeed == 0 && pg__messages_kept(c) == 0);
   /* Each job runs under the savepoint "job", which pg__run sets (releasing
    * the one before) in the round trip of the job's first statement; a
    * failed job is rolled back to it. COMMIT releases the last. The BEGIN
@@ -967,14 +975,9 @@ static void pg__run_batch(store *s, store_conn *c, store_job *batch,
   } else if (c->in_tx || c->tx_lost) {
     pg__simple(c, "ROLLBACK");
   }
-  pg__feed_truncate(c, 0);
-  pg__messages_truncate(c, 0);
-  pg__looks_forget(c);
-  pg__ids_forget(c);
-  c->begin_pending = false;
   if (c->nwake && s->hook)
     s->hook(s->hook_arg, c->wake, c->nwake);
-  c->nwake = 0;
+  pg__batch_reset(c);
   store_queue_finish(batch);
   if (again)
     pg__run_batch(s, c, again, round + 1);

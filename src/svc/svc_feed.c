@@ -1,9 +1,6 @@
 /* svc_feed.c: what people's clients are told (app-api.md "Live updates for
  * people"): one feed row per chat event, and wake-ups for the streams of
  * everyone who may see it. */
-#include <stdlib.h>
-
-#include "core/render.h"
 #include "svc/svc_internal.h"
 
 bink_rc svc__tell(store_conn *c, int64_t group_id, const bink_dm *dm,
